@@ -1,0 +1,83 @@
+"""Request bodies: size limit, media type and JSON parsing, checked before any view runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, json, request
+
+from .errors import Problem
+
+JSON_TYPES = ("application/json", "application/merge-patch+json")
+_DRAIN_LIMIT = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype in JSON_TYPES or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def _drain(limit: int) -> None:
+    """Read and discard the body (up to a cap) so the client can read our 413 answer."""
+    stream = request.environ.get("wsgi.input")
+    remaining = min(request.content_length or _DRAIN_LIMIT, _DRAIN_LIMIT)
+    while stream is not None and remaining > 0:
+        chunk = stream.read(min(_CHUNK, remaining))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+
+
+def _check_body() -> None:
+    if request.method not in {"POST", "PUT", "PATCH"}:
+        return
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        _drain(limit)
+        raise Problem(
+            413,
+            f"The request body is larger than {limit} bytes.",
+            kind="payload-too-large",
+            headers={"Connection": "close"},
+        )
+    has_body = bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    )
+    if has_body and not _is_json(request.mimetype):
+        raise Problem(
+            415,
+            f"The body must be JSON (application/json), not {request.mimetype or 'untyped'}.",
+            kind="unsupported-media-type",
+            headers={"Accept-Post": "application/json", "Accept-Patch": ", ".join(JSON_TYPES)},
+        )
+
+
+def read_json() -> Any:
+    """The request's JSON body; 400 when it is missing or cannot be parsed."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise Problem(400, "A JSON body is required.", kind="malformed-body")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise Problem(400, f"The body is not valid JSON: {exc}", kind="malformed-body") from exc
+
+
+def read_json_object() -> dict[str, Any]:
+    """The request's JSON body, which must be an object."""
+    body = read_json()
+    if not isinstance(body, dict):
+        raise Problem(
+            422,
+            "The body must be a JSON object.",
+            kind="validation",
+            errors={"body": ["Must be a JSON object."]},
+        )
+    return body
+
+
+def init_app(app: Flask) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024
+    app.before_request(_check_body)

@@ -1,0 +1,152 @@
+"""``/v1/checkpoints``: border crossing points."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from schemas.checkpoints import (
+    CHECKPOINT_EXAMPLE,
+    CheckpointItemQuerySchema,
+    CheckpointListQuerySchema,
+    CheckpointPageSchema,
+    CheckpointSchema,
+)
+from service.storage import CheckpointFilter
+
+from .auth import require_role
+from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint
+from .bodies import read_json_object
+from .pagination import decode_cursor, page_body
+from .resources import create_item, delete_item, get_item, load_fields, replace_item, store
+from .revisions import add_revision_routes
+
+blp = Blueprint(
+    "checkpoints",
+    __name__,
+    url_prefix="/v1/checkpoints",
+    description="Border crossing points, versioned: every write is a new revision.",
+)
+
+#: Fields the server sets; a PUT or PATCH may echo them back unchanged.
+READ_ONLY = ("revision", "created_at", "updated_at")
+_schema = CheckpointSchema()
+
+
+def _body_doc(example: dict, *, patch: bool = False) -> dict:
+    content = {"schema": CheckpointSchema, "example": example}
+    types = ["application/merge-patch+json", "application/json"] if patch else ["application/json"]
+    return {"requestBody": {"required": True, "content": dict.fromkeys(types, content)}}
+
+
+@blp.route("")
+class Checkpoints(MethodView):
+    @blp.arguments(CheckpointListQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, CheckpointPageSchema)
+    @blp.operation("listCheckpoints", errors=(422,))
+    def get(self, limit, cursor=None, country=None, kind=None, q=None):
+        """List checkpoints.
+
+        Ordered by id. Filters combine with AND. `q` matches the name, the local names and the
+        counterpart, ignoring case and diacritics.
+        """
+        after = decode_cursor(cursor)
+        page = store().list_checkpoints(
+            filters=CheckpointFilter(country=country, kind=kind, q=q),
+            after=after if isinstance(after, str) else None,
+            limit=limit,
+        )
+        return page_body(page.items, page.next_after)
+
+    @blp.response(
+        201,
+        CheckpointSchema,
+        headers={
+            "ETag": {"schema": {"type": "string"}},
+            "Location": {"schema": {"type": "string"}},
+        },
+    )
+    @blp.doc(**_body_doc(CHECKPOINT_EXAMPLE))
+    @blp.operation("createCheckpoint", errors=(*WRITE_ERRORS, 409), write=True)
+    def post(self):
+        """Create a checkpoint.
+
+        The body carries the client-chosen `id`; `409` if that id is live. A deleted id may be
+        created again: its history continues.
+        """
+        actor = require_role("editor")
+        body = read_json_object()
+        fields = load_fields(_schema, body, read_only=READ_ONLY)
+        return create_item(
+            "checkpoint",
+            fields["id"],
+            fields,
+            actor=actor,
+            endpoint="checkpoints.Checkpoint",
+            checkpoint_id=fields["id"],
+        )
+
+
+@blp.route("/<checkpoint_id>")
+class Checkpoint(MethodView):
+    @blp.arguments(CheckpointItemQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, CheckpointSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.alt_response(304, "NOT_MODIFIED")
+    @blp.operation("getCheckpoint", errors=(404, 422))
+    def get(self, checkpoint_id, as_of=None):
+        """Get a checkpoint.
+
+        With `as_of`, the checkpoint as it was recorded at that time (404 before it was created
+        or while it was deleted). `If-None-Match` gives `304`.
+        """
+        return get_item("checkpoint", checkpoint_id, as_of=as_of)
+
+    @blp.response(200, CheckpointSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.doc(**_body_doc(CHECKPOINT_EXAMPLE))
+    @blp.operation("replaceCheckpoint", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS), write=True)
+    def put(self, checkpoint_id):
+        """Replace a checkpoint.
+
+        Needs `If-Match`. Read-only fields may be sent back only unchanged; `id` must equal the
+        path's.
+        """
+        actor = require_role("editor")
+        return replace_item(
+            "checkpoint",
+            checkpoint_id,
+            _schema,
+            actor=actor,
+            read_only=READ_ONLY,
+            pinned={"id": checkpoint_id},
+        )
+
+    @blp.response(200, CheckpointSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.doc(**_body_doc({"opening_hours": "Mo-Fr 08:00-20:00"}, patch=True))
+    @blp.operation("patchCheckpoint", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS), write=True)
+    def patch(self, checkpoint_id):
+        """Change a checkpoint (JSON Merge Patch, RFC 7396).
+
+        Needs `If-Match`. `null` removes an optional field.
+        """
+        actor = require_role("editor")
+        return replace_item(
+            "checkpoint",
+            checkpoint_id,
+            _schema,
+            actor=actor,
+            read_only=READ_ONLY,
+            patch=True,
+            pinned={"id": checkpoint_id},
+        )
+
+    @blp.response(204)
+    @blp.operation("deleteCheckpoint", errors=(401, 403, *CONDITIONAL_ERRORS), write=True)
+    def delete(self, checkpoint_id):
+        """Delete a checkpoint (admin).
+
+        Needs `If-Match`. Leaves a tombstone revision; its rules and closures go too.
+        """
+        actor = require_role("admin")
+        return delete_item("checkpoint", checkpoint_id, actor=actor)
+
+
+add_revision_routes(blp, "checkpoint", "checkpoint_id")

@@ -1,0 +1,42 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from marshmallow import Schema, fields
+
+from service.storage import SchemaNotReady
+
+from .blueprint import Blueprint
+from .errors import Problem
+from .resources import store
+
+blp = Blueprint("health", __name__, description="Probes for load balancers and orchestrators.")
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"example": "ok"})
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.operation("getHealth", errors=())
+    def get(self):
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.operation("getReadiness", errors=())
+    def get(self):
+        """Readiness: storage is reachable and its schema current (else 503)."""
+        try:
+            store().check_ready()
+        except SchemaNotReady as exc:
+            raise Problem(
+                503, f"Not ready: {exc}", kind="not-ready", headers={"Retry-After": "5"}
+            ) from exc
+        return {"status": "ready"}

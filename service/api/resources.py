@@ -1,0 +1,167 @@
+"""The versioned-resource write path, written once for checkpoints, rules and closures:
+read-only fields, If-Match, merge-patch, and the responses with their ETags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import Response, current_app, url_for
+from marshmallow import Schema, ValidationError
+
+from service.storage import Record, Store
+
+from .bodies import read_json_object
+from .errors import Problem, flatten_errors
+from .etags import expected_revision, not_modified, quoted, record_etag
+
+
+def store() -> Store:
+    return current_app.extensions["checkpoints.store"]
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _same(schema: Schema, name: str, sent: Any, stored: Any) -> bool:
+    field = schema.fields.get(name)
+    if field is None or sent is None or stored is None:
+        return sent == stored
+    try:
+        return field.deserialize(sent) == field.deserialize(stored)
+    except ValidationError:
+        return False
+
+
+def load_fields(
+    schema: Schema,
+    body: Mapping[str, Any],
+    *,
+    read_only: Iterable[str],
+    stored: Mapping[str, Any] | None = None,
+    pinned: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate a body and return the resource's writable fields in their JSON form.
+
+    ``read_only`` fields may be sent only with their stored value (never on create);
+    ``pinned`` fields must equal the given value (a body's ``id`` must equal the path's).
+    """
+    errors: dict[str, list[str]] = {}
+    read_only = set(read_only) | {n for n, f in schema.fields.items() if f.dump_only}
+    writable = dict(body)
+    for name, value in (pinned or {}).items():
+        if name in writable and writable[name] != value:
+            errors[name] = [f"Must equal the value in the URL ({value!r})."]
+        writable[name] = value
+    for name in read_only & body.keys():
+        writable.pop(name)
+        if stored is None:
+            errors[name] = ["Read-only field: it cannot be set."]
+        elif not _same(schema, name, body[name], stored.get(name)):
+            errors[name] = ["Read-only field: it may only be sent with its stored value."]
+    try:
+        loaded = schema.load(writable)
+    except ValidationError as exc:
+        for path, messages in flatten_errors(exc.messages).items():
+            errors.setdefault(path, []).extend(messages)
+        loaded = None
+    if errors:
+        raise Problem(422, "The request is not valid.", kind="validation", errors=errors)
+    dumped = schema.dump(loaded)
+    return {
+        name: value
+        for name, value in dumped.items()
+        if name not in read_only or name in (pinned or {})
+    }
+
+
+def item_response(record: Record, status: int = 200, *, location: str | None = None):
+    headers = {"ETag": quoted(record_etag(record))}
+    if location:
+        headers["Location"] = location
+    return record.data, status, headers
+
+
+def get_item(resource_type: str, resource_id: str, *, as_of=None):
+    """A resource (as of a time, if given), or a 304 when If-None-Match matches."""
+    if as_of is not None:
+        from service.storage.times import to_stamp
+
+        record = store().get_as_of(
+            resource_type=resource_type, resource_id=resource_id, as_of=to_stamp(as_of)
+        )
+    else:
+        record = store().get(resource_type=resource_type, resource_id=resource_id)
+    return not_modified(record_etag(record)) or item_response(record)
+
+
+def create_item(
+    resource_type: str,
+    resource_id: str,
+    fields: Mapping[str, Any],
+    *,
+    actor: str,
+    endpoint: str,
+    **url_args,
+):
+    record = store().create(
+        resource_type=resource_type, resource_id=resource_id, data=fields, actor=actor
+    )
+    return item_response(record, 201, location=url_for(endpoint, **url_args))
+
+
+def replace_item(
+    resource_type: str,
+    resource_id: str,
+    schema: Schema,
+    *,
+    actor: str,
+    read_only: Iterable[str],
+    patch: bool = False,
+    pinned: Mapping[str, Any] | None = None,
+):
+    """PUT (replace) or PATCH (merge-patch) one resource under If-Match."""
+    current = store().get(resource_type=resource_type, resource_id=resource_id)
+    expected = expected_revision(current)
+    body = read_json_object()
+    read_only = set(read_only)
+    if patch:
+        stored_writable = {k: v for k, v in current.data.items() if k not in read_only}
+        sent_read_only = {k: v for k, v in body.items() if k in read_only}
+        body = {
+            **merge_patch(stored_writable, {k: v for k, v in body.items() if k not in read_only}),
+            **sent_read_only,
+        }
+    fields = load_fields(schema, body, read_only=read_only, stored=current.data, pinned=pinned)
+    record = store().update(
+        resource_type=resource_type,
+        resource_id=resource_id,
+        data=fields,
+        expected_revision=expected,
+        actor=actor,
+    )
+    return item_response(record)
+
+
+def delete_item(resource_type: str, resource_id: str, *, actor: str):
+    current = store().get(resource_type=resource_type, resource_id=resource_id)
+    expected = expected_revision(current)
+    store().delete(
+        resource_type=resource_type,
+        resource_id=resource_id,
+        expected_revision=expected,
+        actor=actor,
+    )
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response

@@ -1,0 +1,47 @@
+"""``/{resource}/{id}/revisions`` and ``/{resource}/{id}/revisions/{n}``, for every kind."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from schemas.common import PaginationQuerySchema, RevisionPageSchema, RevisionSchema
+
+from .blueprint import Blueprint
+from .pagination import decode_cursor, page_body
+from .resources import store
+
+
+def add_revision_routes(blp: Blueprint, resource_type: str, id_param: str) -> None:
+    """Register the two revision routes of ``resource_type`` on ``blp``."""
+    plural = resource_type.capitalize() + "s"
+
+    class RevisionList(MethodView):
+        @blp.arguments(PaginationQuerySchema, location="query", as_kwargs=True)
+        @blp.response(200, RevisionPageSchema)
+        @blp.operation(f"list{resource_type.capitalize()}Revisions", errors=(404, 422))
+        def get(self, limit, cursor=None, **ids):
+            """Its revisions, oldest first (deletions included)."""
+            after = decode_cursor(cursor) or 0
+            if not isinstance(after, int):
+                after = 0
+            page = store().revisions(
+                resource_type=resource_type, resource_id=ids[id_param], after=after, limit=limit
+            )
+            return page_body([item.as_dict() for item in page.items], page.next_after)
+
+    class RevisionItem(MethodView):
+        @blp.response(200, RevisionSchema)
+        @blp.operation(f"get{resource_type.capitalize()}Revision", errors=(404,))
+        def get(self, number, **ids):
+            """One revision."""
+            return (
+                store()
+                .revision(resource_type=resource_type, resource_id=ids[id_param], number=number)
+                .as_dict()
+            )
+
+    # flask-smorest names endpoints after the class: give each kind's classes their own names.
+    RevisionList.__name__ = f"{plural}RevisionList"
+    RevisionItem.__name__ = f"{plural}RevisionItem"
+    blp.route(f"/<{id_param}>/revisions")(RevisionList)
+    blp.route(f"/<{id_param}>/revisions/<int(signed=False):number>")(RevisionItem)

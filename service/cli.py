@@ -1,0 +1,124 @@
+"""The ``checkpoints`` console script: the operator's commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from .config import Config
+
+_TOKEN_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def _app(config: Config | None = None) -> Flask:
+    from . import create_app
+
+    return create_app(config)
+
+
+def _store():
+    return _app().extensions["checkpoints.store"]
+
+
+@click.group(help="Operate a checkpoints deployment (storage from CHECKPOINTS_DATABASE_URL).")
+def main() -> None:
+    pass
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create the database if missing and apply pending migrations (idempotent)."""
+    applied = _store().migrate()
+    click.echo(
+        f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
+    )
+
+
+@main.command("load-example")
+@click.option("--if-empty", is_flag=True, help="Do nothing unless the database is empty.")
+def load_example(if_empty: bool) -> None:
+    """Load the bundled Lithuania–Belarus example through the normal write path."""
+    from .example import load
+
+    store = _store()
+    if if_empty and not store.is_empty():
+        click.echo("the database has data already; example not loaded")
+        return
+    written = load(store)
+    click.echo(f"example loaded: {written} writes")
+
+
+@main.group()
+def token() -> None:
+    """API tokens: only a hash of each secret is stored."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["editor", "admin"]), default="editor", show_default=True)
+def token_create(name: str, role: str) -> None:
+    """Create a token; prints the secret once, as the last word."""
+    from .api.auth import hash_secret, new_secret
+    from .storage import TokenExists
+
+    if not _TOKEN_NAME.match(name):
+        raise click.BadParameter(
+            "use lowercase letters, digits, '.', '_' or '-'", param_hint="NAME"
+        )
+    secret = new_secret()
+    try:
+        _store().create_token(name=name, role=role, secret_hash=hash_secret(secret))
+    except TokenExists as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"created {role} token {name!r}; store this secret now, it is not shown again: {secret}"
+    )
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens (names, roles, state; never secrets)."""
+    for item in _store().list_tokens():
+        state = f"revoked {item.revoked_at}" if item.revoked_at else "active"
+        click.echo(f"{item.name}\t{item.role}\t{item.created_at}\t{state}")
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke a token by name; it is refused from then on."""
+    from .storage import NotFound
+
+    try:
+        item = _store().revoke_token(name=name)
+    except NotFound as exc:
+        raise click.ClickException(f"no token named {name!r}") from exc
+    click.echo(f"revoked {item.name!r} at {item.revoked_at}")
+
+
+def render_openapi() -> str:
+    """The OpenAPI document as committed: generated from the default configuration."""
+    app = _app(Config())
+    spec = app.extensions["checkpoints.api"].spec.to_dict()
+    return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
+
+
+@main.command("openapi")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+def openapi(file: str) -> None:
+    """Write the OpenAPI document to FILE ('-' for standard output)."""
+    text = render_openapi()
+    if file == "-":
+        sys.stdout.write(text)
+    else:
+        Path(file).write_text(text, encoding="utf-8")
+
+
+def init_app(app: Flask) -> None:
+    """Expose the same commands under ``flask checkpoints``."""
+    app.cli.add_command(main, "checkpoints")

@@ -1,0 +1,45 @@
+"""Pure crossing logic: the domain values, condition and opening-hours evaluation, decide()."""
+
+from service.domain.conditions import describe, evaluate, validate_condition
+from service.domain.decisions import decide, derive_state
+from service.domain.facts import FACTS, validate_fact_value, validate_facts
+from service.domain.hours import open_state, validate_opening_hours
+from service.domain.model import (
+    ACCESS,
+    CLOSURE_REASONS,
+    MODES,
+    REASON_CODES,
+    STATES,
+    Checkpoint,
+    Closure,
+    Decision,
+    Reason,
+    ResourceRef,
+    Rule,
+    format_time,
+)
+
+__all__ = [
+    "ACCESS",
+    "CLOSURE_REASONS",
+    "FACTS",
+    "MODES",
+    "REASON_CODES",
+    "STATES",
+    "Checkpoint",
+    "Closure",
+    "Decision",
+    "Reason",
+    "ResourceRef",
+    "Rule",
+    "decide",
+    "derive_state",
+    "describe",
+    "evaluate",
+    "format_time",
+    "open_state",
+    "validate_condition",
+    "validate_fact_value",
+    "validate_facts",
+    "validate_opening_hours",
+]

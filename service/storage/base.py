@@ -1,0 +1,233 @@
+"""The storage interface every backend implements, and the exceptions it raises.
+
+Storage speaks storage: it never raises HTTP errors. ``service.api.errors`` translates.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+RESOURCE_TYPES = ("checkpoint", "rule", "closure")
+ACTIONS = ("created", "updated", "deleted")
+ROLES = ("editor", "admin")
+
+
+class StorageError(Exception):
+    """Base class of every storage failure."""
+
+
+class NotFound(StorageError):
+    """The resource (or revision) does not exist, or is deleted."""
+
+    def __init__(self, resource_type: str, resource_id: str, detail: str | None = None):
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        super().__init__(detail or f"{resource_type} {resource_id!r} does not exist")
+
+
+class AlreadyExists(StorageError):
+    """A create named an id that is live already."""
+
+    def __init__(self, resource_type: str, resource_id: str):
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        super().__init__(f"{resource_type} {resource_id!r} exists already")
+
+
+class RevisionMismatch(StorageError):
+    """The stored revision is not the one the writer expected."""
+
+    def __init__(self, resource_type: str, resource_id: str, current_revision: int):
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        self.current_revision = current_revision
+        super().__init__(
+            f"{resource_type} {resource_id!r} is at revision {current_revision}, "
+            "not the one expected"
+        )
+
+
+class Conflict(StorageError):
+    """The write would break an invariant that involves another resource."""
+
+    def __init__(self, detail: str, *, other: Mapping[str, Any] | None = None):
+        self.other = dict(other or {})
+        super().__init__(detail)
+
+
+class TokenExists(StorageError):
+    """A token with that name exists already."""
+
+
+class SchemaNotReady(StorageError):
+    """The database is unreachable or its schema is not current."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One resource as stored: its public representation (with revision and times)."""
+
+    type: str
+    id: str
+    revision: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One entry of a resource's history."""
+
+    revision: int
+    action: str
+    recorded_at: str
+    actor: str
+    data: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "action": self.action,
+            "recorded_at": self.recorded_at,
+            "actor": self.actor,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True)
+class Token:
+    """An API token as stored (its secret is never stored, only a hash)."""
+
+    name: str
+    role: str
+    created_at: str
+    revoked_at: str | None = None
+    #: Only filled in by ``token_by_hash``, for the caller's constant-time comparison.
+    secret_hash: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its items and the key to continue after, if there is more."""
+
+    items: list[Any]
+    next_after: Any | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointFilter:
+    """Filters of the checkpoint list."""
+
+    country: str | None = None
+    kind: str | None = None
+    q: str | None = None
+    ids: frozenset[str] | None = field(default=None)
+
+
+class Store(abc.ABC):
+    """One storage backend. Every write is one transaction that re-checks the revision,
+    writes the new state, a revision row and a change-feed event together."""
+
+    # --- lifecycle -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations; return the names applied."""
+
+    @abc.abstractmethod
+    def check_ready(self) -> None:
+        """Raise SchemaNotReady unless storage is reachable and its schema current."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close this thread's connection, if any."""
+
+    # --- versioned resources ---------------------------------------------------------------
+    @abc.abstractmethod
+    def get(self, *, resource_type: str, resource_id: str) -> Record:
+        """Return the live resource or raise NotFound."""
+
+    @abc.abstractmethod
+    def get_as_of(self, *, resource_type: str, resource_id: str, as_of: str) -> Record:
+        """Return the resource as recorded at ``as_of`` (a storage timestamp) or raise NotFound."""
+
+    @abc.abstractmethod
+    def create(
+        self,
+        *,
+        resource_type: str,
+        resource_id: str,
+        data: Mapping[str, Any],
+        actor: str,
+    ) -> Record:
+        """Create a resource (or re-create a deleted one, continuing its history)."""
+
+    @abc.abstractmethod
+    def update(
+        self,
+        *,
+        resource_type: str,
+        resource_id: str,
+        data: Mapping[str, Any],
+        expected_revision: int | None,
+        actor: str,
+    ) -> Record:
+        """Replace a live resource's fields, if it is still at ``expected_revision``."""
+
+    @abc.abstractmethod
+    def delete(
+        self,
+        *,
+        resource_type: str,
+        resource_id: str,
+        expected_revision: int | None,
+        actor: str,
+    ) -> None:
+        """Delete a live resource (a tombstone revision), if still at ``expected_revision``."""
+
+    @abc.abstractmethod
+    def revisions(self, *, resource_type: str, resource_id: str, after: int, limit: int) -> Page:
+        """Return a resource's revisions after ``after``, oldest first, or raise NotFound."""
+
+    @abc.abstractmethod
+    def revision(self, *, resource_type: str, resource_id: str, number: int) -> Revision:
+        """Return one revision or raise NotFound."""
+
+    @abc.abstractmethod
+    def list_checkpoints(self, *, filters: CheckpointFilter, after: str | None, limit: int) -> Page:
+        """Return live checkpoints ordered by id, after the id ``after``."""
+
+    # --- change feed -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def feed_position(self) -> int:
+        """Return the ``seq`` of the newest change-feed event (0 when there is none)."""
+
+    @abc.abstractmethod
+    def changes(self, *, after: int, limit: int) -> list[dict[str, Any]]:
+        """Return change-feed events with ``seq > after``, in order."""
+
+    # --- tokens ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_token(self, *, name: str, role: str, secret_hash: str) -> Token:
+        """Store a new token's hash; raise TokenExists if the name is taken."""
+
+    @abc.abstractmethod
+    def list_tokens(self) -> list[Token]:
+        """Return every token, revoked ones included."""
+
+    @abc.abstractmethod
+    def revoke_token(self, *, name: str) -> Token:
+        """Revoke a token by name or raise NotFound."""
+
+    @abc.abstractmethod
+    def token_by_hash(self, *, secret_hash: str) -> Token | None:
+        """Return the live token whose secret has this hash, if any."""
+
+    @abc.abstractmethod
+    def is_empty(self) -> bool:
+        """Return True when no resource has ever been written."""
+
+
+class Unavailable(StorageError):
+    """Storage could not answer in time (locked, unreachable); the request may be retried."""
