@@ -8,6 +8,7 @@ from functools import cache
 import pycountry
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
+from service.domain import STATES
 from service.domain.hours import validate_opening_hours
 
 from .common import (
@@ -168,6 +169,10 @@ class CheckpointListQuerySchema(PaginationQuerySchema):
     q = fields.String(
         validate=validate.Length(1, 200),
         metadata={"description": "Name search, ignoring case and diacritics."},
+    )
+    state = fields.String(
+        validate=validate.OneOf(STATES),
+        metadata={"description": "Only checkpoints in this derived state now."},
     )
 
 

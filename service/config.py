@@ -18,6 +18,8 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     #: How long a writer waits for SQLite's write lock before giving up, in milliseconds.
     sqlite_busy_timeout_ms: int = 15_000
+    #: Longest ``Cache-Control: max-age`` of a decision or status, in seconds.
+    decision_max_age: int = 60
     #: Public base URL used in the OpenAPI ``servers`` list.
     public_url: str = "http://127.0.0.1:8000"
 
@@ -31,5 +33,6 @@ class Config:
             sqlite_busy_timeout_ms=int(
                 env.get("CHECKPOINTS_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms)
             ),
+            decision_max_age=int(env.get("CHECKPOINTS_DECISION_MAX_AGE", cls.decision_max_age)),
             public_url=env.get("CHECKPOINTS_PUBLIC_URL", cls.public_url),
         )

@@ -68,3 +68,37 @@ def test_concurrent_creates_give_a_gap_free_feed_in_commit_order(server, store):
     times = [e["recorded_at"] for e in events]
     assert times == sorted(times)
     assert len({e["resource_id"] for e in events}) == CLIENTS * 5
+
+
+def test_of_many_overlapping_rules_written_at_once_exactly_one_is_stored(server, store):
+    token = {"Authorization": f"Bearer {make_token(store, 'alice', 'editor')}"}
+    assert (
+        requests.post(f"{server.url}/v1/checkpoints", json=CHECKPOINT, headers=token).status_code
+        == 201
+    )
+    barrier = Barrier(CLIENTS)
+
+    def create(i: int) -> int:
+        # Each rule starts on a different day, all open-ended: every pair overlaps.
+        body = {
+            "mode": "vehicle",
+            "access": "allowed",
+            "valid_from": f"2024-01-{i + 1:02d}T00:00:00Z",
+        }
+        with requests.Session() as session:
+            barrier.wait()
+            return session.post(
+                f"{server.url}/v1/checkpoints/medininkai/rules",
+                json=body,
+                headers=token,
+                timeout=30,
+            ).status_code
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        statuses = list(pool.map(create, range(CLIENTS)))
+    assert statuses.count(201) == 1, statuses
+    assert statuses.count(409) == CLIENTS - 1, statuses
+    rules = requests.get(f"{server.url}/v1/checkpoints/medininkai/rules?mode=vehicle").json()[
+        "items"
+    ]
+    assert len(rules) == 1

@@ -44,7 +44,7 @@ class Api(flask_smorest.Api):
 
 def init_app(app: Flask) -> Api:
     """Wire the API into ``app``: configuration, blueprints, error handlers and docs."""
-    from . import checkpoints, health
+    from . import checkpoints, closures, decisions, health, rules
 
     app.config.update(
         API_TITLE="Checkpoints API",
@@ -74,6 +74,9 @@ def init_app(app: Flask) -> Api:
     bodies.init_app(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(checkpoints.blp)
+    api.register_blueprint(rules.blp)
+    api.register_blueprint(closures.blp)
+    api.register_blueprint(decisions.blp)
 
     docs = get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "Checkpoints API"})
     app.register_blueprint(docs, url_prefix="/docs")

@@ -16,8 +16,17 @@ from service.storage import CheckpointFilter
 from .auth import require_role
 from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint
 from .bodies import read_json_object
+from .decisions import current_states
 from .pagination import decode_cursor, page_body
-from .resources import create_item, delete_item, get_item, load_fields, replace_item, store
+from .resources import (
+    body_doc,
+    create_item,
+    delete_item,
+    get_item,
+    load_fields,
+    replace_item,
+    store,
+)
 from .revisions import add_revision_routes
 
 blp = Blueprint(
@@ -32,26 +41,24 @@ READ_ONLY = ("revision", "created_at", "updated_at")
 _schema = CheckpointSchema()
 
 
-def _body_doc(example: dict, *, patch: bool = False) -> dict:
-    content = {"schema": CheckpointSchema, "example": example}
-    types = ["application/merge-patch+json", "application/json"] if patch else ["application/json"]
-    return {"requestBody": {"required": True, "content": dict.fromkeys(types, content)}}
-
-
 @blp.route("")
 class Checkpoints(MethodView):
     @blp.arguments(CheckpointListQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, CheckpointPageSchema)
     @blp.operation("listCheckpoints", errors=(422,))
-    def get(self, limit, cursor=None, country=None, kind=None, q=None):
+    def get(self, limit, cursor=None, country=None, kind=None, q=None, state=None):
         """List checkpoints.
 
         Ordered by id. Filters combine with AND. `q` matches the name, the local names and the
-        counterpart, ignoring case and diacritics.
+        counterpart, ignoring case and diacritics; `state` is the derived state now (see
+        `getCheckpointStatus`).
         """
         after = decode_cursor(cursor)
+        ids = None
+        if state is not None:
+            ids = frozenset(i for i, s in current_states(country).items() if s == state)
         page = store().list_checkpoints(
-            filters=CheckpointFilter(country=country, kind=kind, q=q),
+            filters=CheckpointFilter(country=country, kind=kind, q=q, ids=ids),
             after=after if isinstance(after, str) else None,
             limit=limit,
         )
@@ -65,7 +72,7 @@ class Checkpoints(MethodView):
             "Location": {"schema": {"type": "string"}},
         },
     )
-    @blp.doc(**_body_doc(CHECKPOINT_EXAMPLE))
+    @blp.doc(**body_doc(CheckpointSchema, CHECKPOINT_EXAMPLE))
     @blp.operation("createCheckpoint", errors=(*WRITE_ERRORS, 409), write=True)
     def post(self):
         """Create a checkpoint.
@@ -101,7 +108,7 @@ class Checkpoint(MethodView):
         return get_item("checkpoint", checkpoint_id, as_of=as_of)
 
     @blp.response(200, CheckpointSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @blp.doc(**_body_doc(CHECKPOINT_EXAMPLE))
+    @blp.doc(**body_doc(CheckpointSchema, CHECKPOINT_EXAMPLE))
     @blp.operation("replaceCheckpoint", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS), write=True)
     def put(self, checkpoint_id):
         """Replace a checkpoint.
@@ -120,7 +127,7 @@ class Checkpoint(MethodView):
         )
 
     @blp.response(200, CheckpointSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @blp.doc(**_body_doc({"opening_hours": "Mo-Fr 08:00-20:00"}, patch=True))
+    @blp.doc(**body_doc(CheckpointSchema, {"opening_hours": "Mo-Fr 08:00-20:00"}, patch=True))
     @blp.operation("patchCheckpoint", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS), write=True)
     def patch(self, checkpoint_id):
         """Change a checkpoint (JSON Merge Patch, RFC 7396).
@@ -149,4 +156,4 @@ class Checkpoint(MethodView):
         return delete_item("checkpoint", checkpoint_id, actor=actor)
 
 
-add_revision_routes(blp, "checkpoint", "checkpoint_id")
+add_revision_routes(blp, "checkpoint", "checkpoint_id", prefix="")

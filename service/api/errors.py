@@ -78,9 +78,12 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(messages, list | tuple) and all(isinstance(m, str) for m in messages):
         return {prefix or "body": list(messages)}
     if isinstance(messages, list | tuple):
+        # A validator that raised a dict of paths sits in a list beside plain messages:
+        # its keys continue the path, they are not list indexes.
         flat = {}
-        for index, value in enumerate(messages):
-            flat.update(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+        for value in messages:
+            for path, texts in flatten_errors(value, prefix).items():
+                flat.setdefault(path, []).extend(texts)
         return flat
     return {prefix or "body": [str(messages)]}
 

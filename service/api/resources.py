@@ -3,6 +3,7 @@ read-only fields, If-Match, merge-patch, and the responses with their ETags."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -10,10 +11,12 @@ from flask import Response, current_app, url_for
 from marshmallow import Schema, ValidationError
 
 from service.storage import Record, Store
+from service.storage.times import to_stamp
 
 from .bodies import read_json_object
 from .errors import Problem, flatten_errors
 from .etags import expected_revision, not_modified, quoted, record_etag
+from .pagination import decode_cursor
 
 
 def store() -> Store:
@@ -57,12 +60,19 @@ def load_fields(
     ``pinned`` fields must equal the given value (a body's ``id`` must equal the path's).
     """
     errors: dict[str, list[str]] = {}
-    read_only = set(read_only) | {n for n, f in schema.fields.items() if f.dump_only}
+    pinned = dict(pinned or {})
+    read_only = (
+        set(read_only) | {n for n, f in schema.fields.items() if f.dump_only}
+    ) - pinned.keys()
     writable = dict(body)
-    for name, value in (pinned or {}).items():
-        if name in writable and writable[name] != value:
+    for name, value in pinned.items():
+        if name in body and not _same(schema, name, body[name], value):
             errors[name] = [f"Must equal the value in the URL ({value!r})."]
-        writable[name] = value
+        field = schema.fields.get(name)
+        if field is not None and not field.dump_only:
+            writable[name] = value
+        else:
+            writable.pop(name, None)
     for name in read_only & body.keys():
         writable.pop(name)
         if stored is None:
@@ -78,11 +88,8 @@ def load_fields(
     if errors:
         raise Problem(422, "The request is not valid.", kind="validation", errors=errors)
     dumped = schema.dump(loaded)
-    return {
-        name: value
-        for name, value in dumped.items()
-        if name not in read_only or name in (pinned or {})
-    }
+    kept = {k: v for k, v in dumped.items() if k not in read_only and k not in pinned}
+    return {**pinned, **kept}
 
 
 def item_response(record: Record, status: int = 200, *, location: str | None = None):
@@ -95,8 +102,6 @@ def item_response(record: Record, status: int = 200, *, location: str | None = N
 def get_item(resource_type: str, resource_id: str, *, as_of=None):
     """A resource (as of a time, if given), or a 304 when If-None-Match matches."""
     if as_of is not None:
-        from service.storage.times import to_stamp
-
         record = store().get_as_of(
             resource_type=resource_type, resource_id=resource_id, as_of=to_stamp(as_of)
         )
@@ -165,3 +170,76 @@ def delete_item(resource_type: str, resource_id: str, *, actor: str):
     response = Response(status=204)
     del response.headers["Content-Type"]
     return response
+
+
+def new_id(resource_type: str) -> str:
+    """A server-assigned id: the kind and 64 random bits (``rule-3f9a1c2b7d4e5a60``)."""
+    return f"{resource_type}-{secrets.token_hex(8)}"
+
+
+def create_child(
+    resource_type: str,
+    checkpoint_id: str,
+    schema: Schema,
+    *,
+    actor: str,
+    endpoint: str,
+    url_arg: str,
+):
+    """Create a rule or closure of a checkpoint from the request body."""
+    fields = load_fields(
+        schema,
+        read_json_object(),
+        read_only=("id", "checkpoint_id"),
+        pinned={"checkpoint_id": checkpoint_id},
+    )
+    resource_id = new_id(resource_type)
+    return create_item(
+        resource_type,
+        resource_id,
+        {"id": resource_id, **fields},
+        actor=actor,
+        endpoint=endpoint,
+        **{url_arg: resource_id},
+    )
+
+
+def replace_child(resource_type: str, resource_id: str, schema: Schema, *, actor: str, patch: bool):
+    """PUT or PATCH a rule or closure: its id and checkpoint_id are read-only."""
+    current = store().get(resource_type=resource_type, resource_id=resource_id)
+    return replace_item(
+        resource_type,
+        resource_id,
+        schema,
+        actor=actor,
+        read_only=("revision", "created_at", "updated_at"),
+        patch=patch,
+        pinned={"id": resource_id, "checkpoint_id": current.data["checkpoint_id"]},
+    )
+
+
+def time_key(moment) -> str | None:
+    """A parsed query time as a storage timestamp."""
+    return None if moment is None else to_stamp(moment)
+
+
+def page_after(cursor: str | None) -> list | None:
+    """The (time, id) key a list cursor stands for."""
+    after = decode_cursor(cursor)
+    if after is None:
+        return None
+    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(x, str) for x in after)):
+        raise Problem(
+            422,
+            "The cursor is not valid.",
+            kind="validation",
+            errors={"cursor": ["Not a cursor issued by this API."]},
+        )
+    return after
+
+
+def body_doc(schema: type[Schema], example: dict, *, patch: bool = False) -> dict:
+    """The OpenAPI ``requestBody`` of a create, replace or merge-patch."""
+    content = {"schema": schema, "example": example}
+    types = ["application/merge-patch+json", "application/json"] if patch else ["application/json"]
+    return {"requestBody": {"required": True, "content": dict.fromkeys(types, content)}}

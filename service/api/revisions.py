@@ -11,7 +11,7 @@ from .pagination import decode_cursor, page_body
 from .resources import store
 
 
-def add_revision_routes(blp: Blueprint, resource_type: str, id_param: str) -> None:
+def add_revision_routes(blp: Blueprint, resource_type: str, id_param: str, *, prefix: str) -> None:
     """Register the two revision routes of ``resource_type`` on ``blp``."""
     plural = resource_type.capitalize() + "s"
 
@@ -43,5 +43,5 @@ def add_revision_routes(blp: Blueprint, resource_type: str, id_param: str) -> No
     # flask-smorest names endpoints after the class: give each kind's classes their own names.
     RevisionList.__name__ = f"{plural}RevisionList"
     RevisionItem.__name__ = f"{plural}RevisionItem"
-    blp.route(f"/<{id_param}>/revisions")(RevisionList)
-    blp.route(f"/<{id_param}>/revisions/<int(signed=False):number>")(RevisionItem)
+    blp.route(f"{prefix}/<{id_param}>/revisions")(RevisionList)
+    blp.route(f"{prefix}/<{id_param}>/revisions/<int(signed=False):number>")(RevisionItem)

@@ -40,128 +40,128 @@ def decide(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     at = to_utc(at, "at")
-    checkpoint_id = checkpoint.id
-    # The earliest closure or rule boundary after `at`: the answer cannot change before it.
-    boundary: datetime | None = None
-
-    covering: list[Closure] = []
-    for closure in closures:
-        if mode not in closure.modes or closure.checkpoint_id != checkpoint_id:
-            continue
-        if closure.starts_at > at:
-            edge = closure.starts_at
-        elif closure.ends_at is None:
-            covering.append(closure)
-            continue
-        elif closure.ends_at > at:
-            covering.append(closure)
-            edge = closure.ends_at
-        else:
-            continue
-        if boundary is None or edge < boundary:
-            boundary = edge
-
-    rule: Rule | None = None
-    for candidate in rules:
-        if candidate.mode != mode or candidate.checkpoint_id != checkpoint_id:
-            continue
-        if candidate.valid_from > at:
-            edge = candidate.valid_from
-        elif candidate.valid_until is None or candidate.valid_until > at:
-            # Rules of one mode never overlap; should two, the one that began last wins.
-            if rule is None or (candidate.valid_from, candidate.id) > (rule.valid_from, rule.id):
-                rule = candidate
-            if candidate.valid_until is None:
-                continue
-            edge = candidate.valid_until
-        else:
-            continue
-        if boundary is None or edge < boundary:
-            boundary = edge
-
-    def answer(
-        allowed: bool | None,
-        access: str,
-        reasons: tuple[Reason, ...],
-        valid_until: datetime | None = boundary,
-        missing_facts: tuple[str, ...] = (),
-    ) -> Decision:
-        return Decision(
-            checkpoint_id=checkpoint_id,
-            mode=mode,
-            at=at,
-            allowed=allowed,
-            access=access,
-            reasons=reasons,
-            conditions_text=() if rule is None else rule.conditions_text,
-            missing_facts=missing_facts,
-            valid_until=valid_until,
-        )
+    covering, next_closure_edge = _covering_closures(closures, checkpoint.id, mode, at)
+    rule, next_rule_edge = _rule_in_force(rules, checkpoint.id, mode, at)
+    # The answer can change only at a closure or rule edge, or (from step 4 on) with the hours.
+    edge = _earliest(next_closure_edge, next_rule_edge)
+    same = {"checkpoint_id": checkpoint.id, "mode": mode, "at": at}
 
     # 1. Closures in effect that cover the mode.
     if covering:
         covering.sort(key=lambda closure: (closure.starts_at, closure.id))
         reasons = tuple(Reason("closure", _closure_message(c), c.ref) for c in covering)
         return Decision(
-            checkpoint_id=checkpoint_id,
-            mode=mode,
-            at=at,
-            allowed=False,
-            access="prohibited",
-            reasons=reasons,
-            conditions_text=(),
-            missing_facts=(),
-            valid_until=boundary,
+            **same, allowed=False, access="prohibited", reasons=reasons, valid_until=edge
         )
 
     # 2. No rule in force.
     if rule is None:
         reason = Reason("no_rule", f"No rule in force for {mode}", None)
-        return answer(None, "unknown", (reason,))
+        return Decision(**same, allowed=None, access="unknown", reasons=(reason,), valid_until=edge)
+
+    same["conditions_text"] = rule.conditions_text
 
     # 3. The rule prohibits the mode.
     if rule.access == "prohibited":
         reason = Reason("rule", f"{_crossing(mode)} is prohibited", rule.ref)
-        return answer(False, "prohibited", (reason,))
+        return Decision(
+            **same, allowed=False, access="prohibited", reasons=(reason,), valid_until=edge
+        )
 
-    # 4. Opening hours: the rule's own, else the checkpoint's; read in the checkpoint's zone.
+    # 4. Opening hours: the rule's own, else the checkpoint's; read in the checkpoint's zone
+    # with the public holidays of its operating country.
     if rule.opening_hours is not None:
         hours, hours_owner, whose = rule.opening_hours, rule.ref, "the rule's"
     else:
         hours, hours_owner, whose = checkpoint.opening_hours, checkpoint.ref, "the checkpoint's"
     country = checkpoint.countries[0] if checkpoint.countries else None
     state, hours_change = open_state(hours, checkpoint.timezone, country, at)
-    if hours_change is not None and (boundary is None or hours_change < boundary):
-        valid_until = hours_change
-    else:
-        valid_until = boundary
+    same["valid_until"] = _earliest(edge, hours_change)
     if state == "closed":
         reason = Reason("outside_hours", f"Outside {whose} opening hours ({hours})", hours_owner)
-        return answer(False, "prohibited", (reason,), valid_until)
+        return Decision(**same, allowed=False, access="prohibited", reasons=(reason,))
     if state == "unknown":
         message = f"{whose.capitalize()} opening hours ({hours}) do not say whether it is open"
         reason = Reason("hours_unknown", message, hours_owner)
-        return answer(None, "unknown", (reason,), valid_until)
+        return Decision(**same, allowed=None, access="unknown", reasons=(reason,))
 
     # 5. The rule's access, and for "restricted" its condition over the facts.
+    same["access"] = rule.access
     if rule.access == "allowed" or rule.condition is None:
-        if rule.access == "allowed" or not rule.conditions_text:
-            message = f"{_crossing(mode)} is allowed"
-        else:
+        if rule.access == "restricted" and rule.conditions_text:
             message = f"{_crossing(mode)} is allowed on the published conditions"
-        return answer(True, rule.access, (Reason("allowed", message, rule.ref),), valid_until)
+        else:
+            message = f"{_crossing(mode)} is allowed"
+        return Decision(**same, allowed=True, reasons=(Reason("allowed", message, rule.ref),))
     value, missing = evaluate(rule.condition, facts)
     condition = describe(rule.condition)
     if value is True:
         reason = Reason("condition_met", f"Condition met: {condition}", rule.ref)
-        return answer(True, rule.access, (reason,), valid_until)
+        return Decision(**same, allowed=True, reasons=(reason,))
     if value is False:
         reason = Reason("condition_not_met", f"Condition not met: {condition}", rule.ref)
-        return answer(False, rule.access, (reason,), valid_until)
+        return Decision(**same, allowed=False, reasons=(reason,))
     needed = tuple(sorted(missing))
     message = f"Facts needed ({', '.join(needed)}) for the condition: {condition}"
     reason = Reason("facts_needed", message, rule.ref)
-    return answer(None, rule.access, (reason,), valid_until, needed)
+    return Decision(**same, allowed=None, reasons=(reason,), missing_facts=needed)
+
+
+def _covering_closures(
+    closures: Iterable[Closure], checkpoint_id: str, mode: str, at: datetime
+) -> tuple[list[Closure], datetime | None]:
+    """The closures of the mode in effect at ``at``, and the next start or end of one."""
+    covering = []
+    edge = None
+    for closure in closures:
+        if mode not in closure.modes or closure.checkpoint_id != checkpoint_id:
+            continue
+        if closure.starts_at > at:
+            later = closure.starts_at
+        elif closure.ends_at is None:
+            covering.append(closure)
+            continue
+        elif closure.ends_at > at:
+            covering.append(closure)
+            later = closure.ends_at
+        else:
+            continue
+        if edge is None or later < edge:
+            edge = later
+    return covering, edge
+
+
+def _rule_in_force(
+    rules: Iterable[Rule], checkpoint_id: str, mode: str, at: datetime
+) -> tuple[Rule | None, datetime | None]:
+    """The mode's rule in force at ``at`` (or None), and the next start or end of one."""
+    in_force = None
+    edge = None
+    for rule in rules:
+        if rule.mode != mode or rule.checkpoint_id != checkpoint_id:
+            continue
+        if rule.valid_from > at:
+            later = rule.valid_from
+        elif rule.valid_until is None or rule.valid_until > at:
+            # Rules of one mode never overlap; should two, the one that began last wins.
+            if in_force is None or (rule.valid_from, rule.id) > (in_force.valid_from, in_force.id):
+                in_force = rule
+            if rule.valid_until is None:
+                continue
+            later = rule.valid_until
+        else:
+            continue
+        if edge is None or later < edge:
+            edge = later
+    return in_force, edge
+
+
+def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return min(first, second)
 
 
 def derive_state(decisions: Mapping[str, Decision]) -> str:

@@ -126,6 +126,36 @@ class CheckpointFilter:
     ids: frozenset[str] | None = field(default=None)
 
 
+@dataclass(frozen=True)
+class RuleFilter:
+    """Filters of a checkpoint's rules (times are storage timestamps)."""
+
+    checkpoint_id: str
+    mode: str | None = None
+    at: str | None = None
+
+
+@dataclass(frozen=True)
+class ClosureFilter:
+    """Filters of closures (times are storage timestamps); ``checkpoint_id`` None = all."""
+
+    checkpoint_id: str | None = None
+    active_at: str | None = None
+    reason: str | None = None
+    start: str | None = None
+    end: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """What a decision about one checkpoint is made from, read in one transaction."""
+
+    checkpoint: dict[str, Any]
+    rules: list[dict[str, Any]]
+    closures: list[dict[str, Any]]
+
+
 class Store(abc.ABC):
     """One storage backend. Every write is one transaction that re-checks the revision,
     writes the new state, a revision row and a change-feed event together."""
@@ -197,6 +227,20 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def list_checkpoints(self, *, filters: CheckpointFilter, after: str | None, limit: int) -> Page:
         """Return live checkpoints ordered by id, after the id ``after``."""
+
+    @abc.abstractmethod
+    def list_rules(self, *, filters: RuleFilter, after: list | None, limit: int) -> Page:
+        """Return a live checkpoint's live rules ordered by (valid_from, id), or NotFound."""
+
+    @abc.abstractmethod
+    def list_closures(self, *, filters: ClosureFilter, after: list | None, limit: int) -> Page:
+        """Return live closures ordered by (starts_at, id); NotFound for an unknown checkpoint."""
+
+    @abc.abstractmethod
+    def decision_inputs(
+        self, *, checkpoint_id: str | None = None, country: str | None = None
+    ) -> list[DecisionInput]:
+        """Return live checkpoints (one, or all, or of a country) with their rules and closures."""
 
     # --- change feed -----------------------------------------------------------------------
     @abc.abstractmethod

@@ -11,6 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .search import search_text
+from .times import parse_stamp, to_stamp
+
+
+def stamp(value: str | None) -> str | None:
+    """A resource's RFC 3339 time as a storage timestamp (None stays None)."""
+    return None if value is None else to_stamp(parse_stamp(value))
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,26 @@ def _checkpoint_columns(resource: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _rule_columns(resource: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "mode": resource["mode"],
+        "valid_from": stamp(resource["valid_from"]),
+        "valid_until": stamp(resource.get("valid_until")),
+    }
+
+
+def _closure_columns(resource: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "starts_at": stamp(resource["starts_at"]),
+        "ends_at": stamp(resource.get("ends_at")),
+        "reason": resource["reason"],
+        # Delimited so that one mode is found with LIKE '%,mode,%'.
+        "modes": "," + ",".join(resource["modes"]) + ",",
+    }
+
+
 KINDS: dict[str, Kind] = {
     "checkpoint": Kind("checkpoint", "checkpoints", _checkpoint_columns),
+    "rule": Kind("rule", "rules", _rule_columns),
+    "closure": Kind("closure", "closures", _closure_columns),
 }

@@ -72,3 +72,30 @@ def m001_versioned_resources(db: Database) -> None:
         not_null={"role", "secret_hash", "created_at"},
     )
     db["tokens"].create_index(["secret_hash"], unique=True)
+
+
+@migrations()
+def m002_rules_and_closures(db: Database) -> None:
+    """Per-mode rules and closures, versioned like checkpoints."""
+    common = {
+        "id": str,
+        "revision": int,
+        "live": int,
+        "created_at": str,
+        "updated_at": str,
+        "checkpoint_id": str,
+        "data": str,
+    }
+    not_null = {"revision", "live", "created_at", "updated_at", "checkpoint_id", "data"}
+    db["rules"].create(
+        {**common, "mode": str, "valid_from": str, "valid_until": str}, pk="id", not_null=not_null
+    )
+    # The overlap check and "in force at" look a checkpoint's mode up by time.
+    db["rules"].create_index(["checkpoint_id", "mode", "valid_from"])
+    db["closures"].create(
+        {**common, "starts_at": str, "ends_at": str, "reason": str, "modes": str},
+        pk="id",
+        not_null=not_null,
+    )
+    db["closures"].create_index(["checkpoint_id", "starts_at"])
+    db["closures"].create_index(["live", "starts_at"])

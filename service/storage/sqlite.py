@@ -17,11 +17,15 @@ from sqlite_utils import Database
 from .base import (
     AlreadyExists,
     CheckpointFilter,
+    ClosureFilter,
+    Conflict,
+    DecisionInput,
     NotFound,
     Page,
     Record,
     Revision,
     RevisionMismatch,
+    RuleFilter,
     SchemaNotReady,
     Store,
     Token,
@@ -93,12 +97,15 @@ class SQLiteStore(Store):
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise Unavailable(f"the database is busy: {exc}") from exc
+        self._local.tx_time = None
         try:
             yield conn
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        finally:
+            self._local.tx_time = None
         try:
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
@@ -194,8 +201,10 @@ class SQLiteStore(Store):
         last_seq, last_recorded_at = conn.execute(
             "SELECT last_seq, last_recorded_at FROM feed_state WHERE id = 1"
         ).fetchone()
-        # Times never go backwards along the feed, whatever the clocks of the writers.
-        recorded_at = max(now_stamp(), last_recorded_at)
+        # One time per transaction, and times never go backwards along the feed, whatever
+        # the clocks of the writers.
+        recorded_at = getattr(self._local, "tx_time", None) or max(now_stamp(), last_recorded_at)
+        self._local.tx_time = recorded_at
         resource = None
         if fields is not None:
             resource = {
@@ -262,6 +271,7 @@ class SQLiteStore(Store):
             if head is not None and head[1]:
                 raise AlreadyExists(resource_type, resource_id)
             revision = 1 if head is None else head[0] + 1
+            self._check_invariants(conn, kind, resource_id, data)
             resource = self._record(
                 conn,
                 kind=kind,
@@ -301,6 +311,7 @@ class SQLiteStore(Store):
         kind = KINDS[resource_type]
         with self._write() as conn:
             revision, created_at, _ = self._live_head(conn, kind, resource_id, expected_revision)
+            self._check_invariants(conn, kind, resource_id, data)
             resource = self._record(
                 conn,
                 kind=kind,
@@ -325,6 +336,8 @@ class SQLiteStore(Store):
         kind = KINDS[resource_type]
         with self._write() as conn:
             revision, _, current = self._live_head(conn, kind, resource_id, expected_revision)
+            if kind.name == "checkpoint":
+                self._delete_children(conn, resource_id, actor)
             self._record(
                 conn,
                 kind=kind,
@@ -336,6 +349,64 @@ class SQLiteStore(Store):
                 created_at=None,
                 checkpoint_id=kind.checkpoint_id(current),
             )
+
+    def _check_invariants(
+        self, conn: sqlite3.Connection, kind: Kind, resource_id: str, data: Mapping[str, Any]
+    ) -> None:
+        """Checks that involve other resources, inside the write transaction."""
+        if kind.name == "checkpoint":
+            return
+        parent = self._head(conn, KINDS["checkpoint"], data["checkpoint_id"])
+        if parent is None or not parent[1]:
+            raise NotFound("checkpoint", data["checkpoint_id"])
+        if kind.name != "rule":
+            return
+        columns = kind.columns(data)
+        other = conn.execute(
+            "SELECT id, revision, data FROM rules WHERE live = 1 "
+            "AND checkpoint_id = ? AND mode = ? AND id != ? "
+            "AND (valid_until IS NULL OR valid_until > ?) AND (? IS NULL OR valid_from < ?) "
+            "ORDER BY valid_from LIMIT 1",
+            [
+                data["checkpoint_id"],
+                data["mode"],
+                resource_id,
+                columns["valid_from"],
+                columns["valid_until"],
+                columns["valid_until"],
+            ],
+        ).fetchone()
+        if other is not None:
+            existing = json.loads(other[2])
+            until = existing.get("valid_until") or "further notice"
+            raise Conflict(
+                f"The rule would overlap rule {other[0]!r} (revision {other[1]}) for "
+                f"{data['mode']} at {data['checkpoint_id']!r}, in force from "
+                f"{existing['valid_from']} until {until}.",
+                other={"type": "rule", "id": other[0], "revision": other[1]},
+            )
+
+    def _delete_children(self, conn: sqlite3.Connection, checkpoint_id: str, actor: str) -> None:
+        """A checkpoint's deletion takes its live rules and closures, each with a tombstone."""
+        for name in ("rule", "closure"):
+            kind = KINDS[name]
+            rows = conn.execute(
+                f"SELECT id, revision FROM {kind.table} WHERE checkpoint_id = ? AND live = 1 "
+                "ORDER BY id",
+                [checkpoint_id],
+            ).fetchall()
+            for child_id, revision in rows:
+                self._record(
+                    conn,
+                    kind=kind,
+                    resource_id=child_id,
+                    revision=revision + 1,
+                    action="deleted",
+                    actor=actor,
+                    fields=None,
+                    created_at=None,
+                    checkpoint_id=checkpoint_id,
+                )
 
     def revisions(self, *, resource_type: str, resource_id: str, after: int, limit: int) -> Page:
         rows = (
@@ -398,6 +469,84 @@ class SQLiteStore(Store):
         )
         items = [json.loads(row[1]) for row in rows[:limit]]
         return Page(items, rows[limit - 1][0] if len(rows) > limit else None)
+
+    def _require_checkpoint(self, conn: sqlite3.Connection, checkpoint_id: str) -> None:
+        head = self._head(conn, KINDS["checkpoint"], checkpoint_id)
+        if head is None or not head[1]:
+            raise NotFound("checkpoint", checkpoint_id)
+
+    def list_rules(self, *, filters: RuleFilter, after: list | None, limit: int) -> Page:
+        where, params = ["live = 1", "checkpoint_id = ?"], [filters.checkpoint_id]
+        if filters.mode:
+            where.append("mode = ?")
+            params.append(filters.mode)
+        if filters.at:
+            where.append("valid_from <= ? AND (valid_until IS NULL OR valid_until > ?)")
+            params += [filters.at, filters.at]
+        with self._read() as conn:
+            self._require_checkpoint(conn, filters.checkpoint_id)
+            return _keyset_page(conn, "rules", "valid_from", where, params, after, limit)
+
+    def list_closures(self, *, filters: ClosureFilter, after: list | None, limit: int) -> Page:
+        where, params = ["live = 1"], []
+        if filters.checkpoint_id:
+            where.append("checkpoint_id = ?")
+            params.append(filters.checkpoint_id)
+        if filters.active_at:
+            where.append("starts_at <= ? AND (ends_at IS NULL OR ends_at > ?)")
+            params += [filters.active_at, filters.active_at]
+        if filters.reason:
+            where.append("reason = ?")
+            params.append(filters.reason)
+        if filters.start:
+            where.append("(ends_at IS NULL OR ends_at > ?)")
+            params.append(filters.start)
+        if filters.end:
+            where.append("starts_at < ?")
+            params.append(filters.end)
+        if filters.country:
+            where.append(
+                "checkpoint_id IN (SELECT id FROM checkpoints WHERE live = 1 "
+                "AND (country_a = ? OR country_b = ?))"
+            )
+            params += [filters.country, filters.country]
+        with self._read() as conn:
+            if filters.checkpoint_id:
+                self._require_checkpoint(conn, filters.checkpoint_id)
+            return _keyset_page(conn, "closures", "starts_at", where, params, after, limit)
+
+    def decision_inputs(
+        self, *, checkpoint_id: str | None = None, country: str | None = None
+    ) -> list[DecisionInput]:
+        where, params = ["live = 1"], []
+        if checkpoint_id is not None:
+            where.append("id = ?")
+            params.append(checkpoint_id)
+        if country is not None:
+            where.append("(country_a = ? OR country_b = ?)")
+            params += [country, country]
+        with self._read() as conn:
+            checkpoints = conn.execute(
+                f"SELECT id, data FROM checkpoints WHERE {' AND '.join(where)} ORDER BY id", params
+            ).fetchall()
+            if checkpoint_id is not None and not checkpoints:
+                raise NotFound("checkpoint", checkpoint_id)
+            children: dict[str, dict[str, list]] = {
+                cid: {"rules": [], "closures": []} for cid, _ in checkpoints
+            }
+            for table in ("rules", "closures"):
+                sql = f"SELECT checkpoint_id, data FROM {table} WHERE live = 1"
+                args: list = []
+                if checkpoint_id is not None:
+                    sql += " AND checkpoint_id = ?"
+                    args.append(checkpoint_id)
+                for cid, data in conn.execute(sql, args):
+                    if cid in children:
+                        children[cid][table].append(json.loads(data))
+        return [
+            DecisionInput(json.loads(data), children[cid]["rules"], children[cid]["closures"])
+            for cid, data in checkpoints
+        ]
 
     # --- change feed -----------------------------------------------------------------------
     def feed_position(self) -> int:
@@ -470,6 +619,30 @@ class SQLiteStore(Store):
             .fetchone()
         )
         return None if row is None else Token(*row)
+
+
+def _keyset_page(
+    conn: sqlite3.Connection,
+    table: str,
+    order: str,
+    where: list[str],
+    params: list,
+    after: list | None,
+    limit: int,
+) -> Page:
+    """One page ordered by (``order``, id), continuing after the key ``after``."""
+    where, params = list(where), list(params)
+    if after is not None:
+        where.append(f"({order} > ? OR ({order} = ? AND id > ?))")
+        params += [after[0], after[0], after[1]]
+    rows = conn.execute(
+        f"SELECT {order}, id, data FROM {table} WHERE {' AND '.join(where)} "
+        f"ORDER BY {order}, id LIMIT ?",
+        [*params, limit + 1],
+    ).fetchall()
+    items = [json.loads(row[2]) for row in rows[:limit]]
+    next_after = [rows[limit - 1][0], rows[limit - 1][1]] if len(rows) > limit else None
+    return Page(items, next_after)
 
 
 def _loads(text: str | None) -> Any:

@@ -1,0 +1,82 @@
+"""Closure: a period in which a checkpoint (or some of its modes) is shut."""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from service.domain import CLOSURE_REASONS, MODES
+
+from .common import PaginationQuerySchema, StrictSchema, Time, country_field
+from .rules import SourceSchema
+
+
+class ClosureSchema(StrictSchema):
+    """A period in which a checkpoint, or some of its modes, is shut."""
+
+    id = fields.String(dump_only=True, metadata={"description": "Server-assigned, opaque."})
+    checkpoint_id = fields.String(dump_only=True, metadata={"description": "Read-only."})
+    modes = fields.List(
+        fields.String(validate=validate.OneOf(MODES)),
+        load_default=lambda: list(MODES),
+        validate=validate.Length(1, len(MODES)),
+        metadata={"description": "The modes it shuts; default all four.", "uniqueItems": True},
+    )
+    starts_at = Time(required=True, metadata={"description": "Inclusive."})
+    ends_at = Time(
+        allow_none=True,
+        load_default=None,
+        dump_default=None,
+        metadata={"description": "Exclusive; null = until further notice."},
+    )
+    reason = fields.String(required=True, validate=validate.OneOf(CLOSURE_REASONS))
+    description = fields.String(
+        allow_none=True, load_default=None, dump_default=None, validate=validate.Length(max=4000)
+    )
+    source = fields.Nested(SourceSchema, allow_none=True, load_default=None, dump_default=None)
+    announced_at = Time(allow_none=True, load_default=None, dump_default=None)
+    revision = fields.Integer(dump_only=True)
+    created_at = Time(dump_only=True)
+    updated_at = Time(dump_only=True)
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        errors = {}
+        start, end = data.get("starts_at"), data.get("ends_at")
+        if start and end and end <= start:
+            errors["ends_at"] = ["Must be after starts_at."]
+        modes = data.get("modes") or []
+        if len(set(modes)) != len(modes):
+            errors["modes"] = ["Each mode at most once."]
+        if errors:
+            raise ValidationError(errors)
+
+
+CLOSURE_EXAMPLE = {
+    "modes": ["pedestrian", "cyclist", "vehicle", "goods"],
+    "starts_at": "2025-10-27T00:00:00+02:00",
+    "ends_at": None,
+    "reason": "security",
+    "description": "Closed until further notice.",
+    "announced_at": "2025-10-27T00:00:00+02:00",
+}
+
+
+class ClosurePageSchema(StrictSchema):
+    items = fields.List(fields.Nested(ClosureSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ClosureListQuerySchema(PaginationQuerySchema):
+    active_at = Time(metadata={"description": "Only closures in effect at this time."})
+    reason = fields.String(validate=validate.OneOf(CLOSURE_REASONS))
+    start = Time(
+        data_key="from",
+        metadata={"description": "Only closures still in effect at or after this time."},
+    )
+    end = Time(
+        data_key="to", metadata={"description": "Only closures that start before this time."}
+    )
+
+
+class AllClosuresQuerySchema(ClosureListQuerySchema):
+    country = country_field(metadata={"description": "Closures of checkpoints of this country."})

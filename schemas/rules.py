@@ -1,0 +1,145 @@
+"""Rule: what one mode may do at one checkpoint over a period."""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from service.domain import ACCESS, MODES, validate_condition
+
+from .checkpoints import validate_hours
+from .common import PaginationQuerySchema, StrictSchema, Time
+
+CONDITION_DESCRIPTION = """\
+A condition over the traveller's facts, for `restricted` rules. One of:
+`{"fact": F, "in": [...]}`, `{"fact": F, "not_in": [...]}`, `{"all": [...]}`,
+`{"any": [...]}`, `{"not": {...}}`. Facts: `direction` (entry, exit), `nationality` and
+`vehicle_registration` (ISO 3166-1 alpha-2), `vehicle_category` (car, motorcycle, moped, bus,
+van, truck, other), `traveller_category` (any slug). Evaluated in three-valued logic: a fact
+the client did not state is unknown. At most 16 levels deep and 200 nodes."""
+
+
+class SourceSchema(StrictSchema):
+    authority = fields.String(
+        allow_none=True,
+        validate=validate.Length(1, 200),
+        metadata={"example": "Government of the Republic of Lithuania"},
+    )
+    reference = fields.String(
+        allow_none=True,
+        validate=validate.Length(1, 500),
+        metadata={"example": "Resolution No. 517 of 2021-07-02, as amended"},
+    )
+    url = fields.Url(
+        allow_none=True,
+        schemes={"http", "https"},
+        validate=validate.Length(1, 2000),
+        metadata={"example": "https://lrv.lt/"},
+    )
+
+
+def validate_condition_field(value) -> None:
+    errors = validate_condition(value)
+    if errors:
+        # Keys are paths inside the condition; "" is the condition itself.
+        raise ValidationError({path or "_schema": messages for path, messages in errors.items()})
+
+
+class RuleSchema(StrictSchema):
+    """What one mode may do at one checkpoint over a period."""
+
+    id = fields.String(dump_only=True, metadata={"description": "Server-assigned, opaque."})
+    checkpoint_id = fields.String(dump_only=True, metadata={"description": "Read-only."})
+    mode = fields.String(required=True, validate=validate.OneOf(MODES))
+    access = fields.String(
+        required=True,
+        validate=validate.OneOf(ACCESS),
+        metadata={"description": "`restricted`: allowed when `condition` holds."},
+    )
+    condition = fields.Dict(
+        allow_none=True,
+        load_default=None,
+        dump_default=None,
+        validate=validate_condition_field,
+        metadata={
+            "description": CONDITION_DESCRIPTION,
+            "maxProperties": 2,
+            "example": {
+                "not": {
+                    "all": [
+                        {"fact": "direction", "in": ["entry"]},
+                        {"fact": "vehicle_registration", "in": ["BY"]},
+                    ]
+                }
+            },
+        },
+    )
+    conditions_text = fields.List(
+        fields.String(validate=validate.Length(1, 1000)),
+        load_default=list,
+        dump_default=list,
+        validate=validate.Length(max=50),
+        metadata={"description": "The conditions in words, as the authority published them."},
+    )
+    opening_hours = fields.String(
+        allow_none=True,
+        load_default=None,
+        dump_default=None,
+        validate=[validate.Length(1, 1000), validate_hours],
+        metadata={
+            "description": "Hours for this mode (OpenStreetMap syntax), overriding the "
+            "checkpoint's."
+        },
+    )
+    valid_from = Time(required=True, metadata={"description": "Inclusive."})
+    valid_until = Time(
+        allow_none=True,
+        load_default=None,
+        dump_default=None,
+        metadata={"description": "Exclusive; null = until further notice."},
+    )
+    note = fields.String(
+        allow_none=True, load_default=None, dump_default=None, validate=validate.Length(max=4000)
+    )
+    source = fields.Nested(SourceSchema, allow_none=True, load_default=None, dump_default=None)
+    revision = fields.Integer(dump_only=True)
+    created_at = Time(dump_only=True)
+    updated_at = Time(dump_only=True)
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        errors = {}
+        start, end = data.get("valid_from"), data.get("valid_until")
+        if start and end and end <= start:
+            errors["valid_until"] = ["Must be after valid_from."]
+        if data.get("condition") is not None and data.get("access") != "restricted":
+            errors["condition"] = ["Only a restricted rule has a condition."]
+        if errors:
+            raise ValidationError(errors)
+
+
+RULE_EXAMPLE = {
+    "mode": "vehicle",
+    "access": "restricted",
+    "condition": {
+        "not": {
+            "all": [
+                {"fact": "direction", "in": ["entry"]},
+                {"fact": "vehicle_registration", "in": ["BY"]},
+            ]
+        }
+    },
+    "conditions_text": ["Cars registered in Belarus may not enter Lithuania."],
+    "valid_from": "2024-08-16T00:00:00+03:00",
+    "valid_until": None,
+    "source": {"authority": "Government of the Republic of Lithuania"},
+}
+
+
+class RulePageSchema(StrictSchema):
+    items = fields.List(fields.Nested(RuleSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class RuleListQuerySchema(PaginationQuerySchema):
+    mode = fields.String(validate=validate.OneOf(MODES))
+    at = Time(metadata={"description": "Only rules in force at this time (RFC 3339)."})

@@ -1,0 +1,297 @@
+"""``/v1/decisions``, ``/v1/checkpoints/{id}/status`` and ``/v1/status``: the crossing answer.
+
+The decision itself is ``service.domain.decide``; this module only feeds it stored resources
+and sets how long the answer may be cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app, json
+from flask.views import MethodView
+from marshmallow import ValidationError
+
+from schemas.decisions import (
+    AllStatusQuerySchema,
+    BatchItemSchema,
+    BatchResultSchema,
+    BatchSchema,
+    DecisionQuerySchema,
+    DecisionSchema,
+    StatusPageSchema,
+    StatusQuerySchema,
+    StatusSchema,
+)
+from service.domain import MODES, Checkpoint, Closure, Decision, Rule, decide, derive_state
+from service.storage import DecisionInput, NotFound
+
+from .blueprint import Blueprint
+from .bodies import read_json_object
+from .errors import Problem, flatten_errors
+from .etags import not_modified
+from .pagination import decode_cursor, page_body
+from .resources import store
+
+blp = Blueprint(
+    "decisions",
+    __name__,
+    url_prefix="/v1",
+    description="May this mode cross here at this time — and until when does the answer hold?",
+)
+FACTS = (
+    "direction",
+    "nationality",
+    "vehicle_registration",
+    "vehicle_category",
+    "traveller_category",
+)
+CACHE_HEADERS = {
+    "ETag": {"schema": {"type": "string"}},
+    "Cache-Control": {
+        "schema": {"type": "string"},
+        "description": "`max-age` bounded by `valid_until` and by the server's ceiling.",
+    },
+}
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def domain_values(item: DecisionInput) -> tuple[Checkpoint, list[Rule], list[Closure]]:
+    """Stored resources as the domain's values."""
+    cp = item.checkpoint
+    checkpoint = Checkpoint(
+        id=cp["id"],
+        timezone=cp["timezone"],
+        opening_hours=cp.get("opening_hours") or "24/7",
+        countries=tuple(cp["countries"]),
+        revision=cp["revision"],
+    )
+    rules = [
+        Rule(
+            id=r["id"],
+            checkpoint_id=r["checkpoint_id"],
+            mode=r["mode"],
+            access=r["access"],
+            valid_from=_time(r["valid_from"]),
+            valid_until=_time(r.get("valid_until")),
+            condition=r.get("condition"),
+            conditions_text=tuple(r.get("conditions_text") or ()),
+            opening_hours=r.get("opening_hours"),
+            revision=r["revision"],
+        )
+        for r in item.rules
+    ]
+    closures = [
+        Closure(
+            id=c["id"],
+            checkpoint_id=c["checkpoint_id"],
+            starts_at=_time(c["starts_at"]),
+            ends_at=_time(c.get("ends_at")),
+            modes=tuple(c["modes"]),
+            reason=c["reason"],
+            revision=c["revision"],
+        )
+        for c in item.closures
+    ]
+    return checkpoint, rules, closures
+
+
+def status(item: DecisionInput, at: datetime, facts: dict[str, str]) -> dict[str, Any]:
+    """The four decisions of one checkpoint, its derived state and the earliest valid_until."""
+    checkpoint, rules, closures = domain_values(item)
+    decisions = {
+        mode: decide(
+            checkpoint=checkpoint, rules=rules, closures=closures, mode=mode, at=at, facts=facts
+        )
+        for mode in MODES
+    }
+    ends = [d.valid_until for d in decisions.values() if d.valid_until is not None]
+    return {
+        "checkpoint_id": checkpoint.id,
+        "at": at,
+        "state": derive_state(decisions),
+        "modes": {mode: d.to_dict() for mode, d in decisions.items()},
+        "valid_until": min(ends) if ends else None,
+    }
+
+
+def current_states(country: str | None = None) -> dict[str, str]:
+    """Each live checkpoint's derived state now (for the list's ``state`` filter)."""
+    now = datetime.now(UTC)
+    return {
+        item.checkpoint["id"]: status(item, now, {})["state"]
+        for item in store().decision_inputs(country=country)
+    }
+
+
+def _cacheable(body: dict, valid_until: datetime | None, at_given: bool, dumped: dict):
+    """The response with an ETag over its content and a bounded Cache-Control."""
+    ceiling = current_app.config["CHECKPOINTS"].decision_max_age
+    max_age = ceiling
+    if not at_given and valid_until is not None:
+        remaining = (valid_until - datetime.now(UTC)).total_seconds()
+        max_age = max(0, min(ceiling, int(remaining)))
+    etag = hashlib.blake2s(json.dumps(dumped, sort_keys=True).encode(), digest_size=12).hexdigest()
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": f'"{etag}"'}
+    cached = not_modified(etag)
+    if cached is not None:
+        cached.headers["Cache-Control"] = headers["Cache-Control"]
+        return cached
+    return body, 200, headers
+
+
+def _facts(args: dict) -> dict[str, str]:
+    return {name: args[name] for name in FACTS if args.get(name) is not None}
+
+
+def _decision(checkpoint_id: str, mode: str, at: datetime, facts: dict[str, str]) -> Decision:
+    (item,) = store().decision_inputs(checkpoint_id=checkpoint_id)
+    checkpoint, rules, closures = domain_values(item)
+    return decide(
+        checkpoint=checkpoint, rules=rules, closures=closures, mode=mode, at=at, facts=facts
+    )
+
+
+@blp.route("/decisions")
+class Decisions(MethodView):
+    @blp.arguments(DecisionQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, DecisionSchema, headers=CACHE_HEADERS)
+    @blp.alt_response(304, "NOT_MODIFIED")
+    @blp.operation("getDecision", errors=(404, 422))
+    def get(self, checkpoint_id, mode, at=None, **facts):
+        """Decide one crossing.
+
+        Precedence (first match wins): a closure covering the mode → prohibited; no rule in
+        force → unknown; the rule prohibits → prohibited; outside opening hours → prohibited;
+        otherwise allowed, or for a restricted rule its condition over the stated facts
+        (true → allowed, false → not allowed, undecidable → `allowed: null` with
+        `missing_facts`).
+        """
+        at_given = at is not None
+        decision = _decision(checkpoint_id, mode, at or datetime.now(UTC), _facts(facts))
+        body = decision.to_dict()
+        return _cacheable(body, decision.valid_until, at_given, body)
+
+    @blp.response(200, BatchResultSchema)
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": BatchSchema,
+                    "example": {
+                        "queries": [
+                            {
+                                "checkpoint_id": "medininkai",
+                                "mode": "vehicle",
+                                "at": "2024-09-01T10:00:00Z",
+                                "facts": {"direction": "entry", "vehicle_registration": "BY"},
+                            }
+                        ]
+                    },
+                }
+            },
+        }
+    )
+    @blp.operation("decideMany", errors=(400, 413, 415, 422))
+    def post(self):
+        """Decide up to 1,000 crossings at once.
+
+        Results come in the order of the queries; a query that cannot be answered gets a
+        problem object (with its `status`) in its place, and the others are still answered.
+        """
+        batch = BatchSchema().load(read_json_object())
+        now = datetime.now(UTC)
+        item_schema = BatchItemSchema()
+        inputs: dict[str, DecisionInput | None] = {}
+        results = []
+        for index, raw in enumerate(batch["queries"]):
+            try:
+                query = item_schema.load(raw)
+            except ValidationError as exc:
+                results.append(
+                    Problem(
+                        422,
+                        f"Query {index} is not valid.",
+                        kind="validation",
+                        errors=flatten_errors(exc.messages),
+                    ).body()
+                )
+                continue
+            checkpoint_id = query["checkpoint_id"]
+            if checkpoint_id not in inputs:
+                try:
+                    (inputs[checkpoint_id],) = store().decision_inputs(checkpoint_id=checkpoint_id)
+                except NotFound:
+                    inputs[checkpoint_id] = None
+            if inputs[checkpoint_id] is None:
+                results.append(
+                    Problem(
+                        404, f"checkpoint {checkpoint_id!r} does not exist", kind="not-found"
+                    ).body()
+                )
+                continue
+            checkpoint, rules, closures = domain_values(inputs[checkpoint_id])
+            decision = decide(
+                checkpoint=checkpoint,
+                rules=rules,
+                closures=closures,
+                mode=query["mode"],
+                at=query.get("at") or now,
+                facts=query["facts"],
+            )
+            results.append(decision.to_dict())
+        return {"results": results}
+
+
+@blp.route("/checkpoints/<checkpoint_id>/status")
+class CheckpointStatus(MethodView):
+    @blp.arguments(StatusQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, StatusSchema, headers=CACHE_HEADERS)
+    @blp.alt_response(304, "NOT_MODIFIED")
+    @blp.operation("getCheckpointStatus", errors=(404, 422))
+    def get(self, checkpoint_id, at=None, **facts):
+        """A checkpoint's status: the four modes' decisions and the derived state.
+
+        `state`: `unknown` (no rule or closure for any mode), `closed` (every mode with a rule
+        or closure is refused), `open` (no closure, every ruled mode `allowed`), else
+        `restricted`. `valid_until` is the earliest of the four.
+        """
+        at_given = at is not None
+        (item,) = store().decision_inputs(checkpoint_id=checkpoint_id)
+        body = status(item, at or datetime.now(UTC), _facts(facts))
+        dumped = StatusSchema().dump(body)
+        return _cacheable(body, body["valid_until"], at_given, dumped)
+
+
+@blp.route("/status")
+class AllStatus(MethodView):
+    @blp.arguments(AllStatusQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, StatusPageSchema, headers=CACHE_HEADERS)
+    @blp.alt_response(304, "NOT_MODIFIED")
+    @blp.operation("listStatus", errors=(422,))
+    def get(self, limit, cursor=None, at=None, country=None, **facts):
+        """Every checkpoint's status (ordered by id, paginated)."""
+        at_given = at is not None
+        at = at or datetime.now(UTC)
+        after = decode_cursor(cursor)
+        items = [
+            item
+            for item in store().decision_inputs(country=country)
+            if not isinstance(after, str) or item.checkpoint["id"] > after
+        ]
+        page = [status(item, at, _facts(facts)) for item in items[:limit]]
+        next_key = page[-1]["checkpoint_id"] if len(items) > limit else None
+        body, headers = page_body(page, next_key)
+        body = {"at": at, **body}
+        ends = [s["valid_until"] for s in page if s["valid_until"] is not None]
+        dumped = StatusPageSchema().dump(body)
+        response = _cacheable(body, min(ends) if ends else None, at_given, dumped)
+        if isinstance(response, tuple):
+            response[2].update(headers)
+        return response

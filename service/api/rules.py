@@ -1,0 +1,101 @@
+"""``/v1/checkpoints/{id}/rules`` and ``/v1/rules/{rule_id}``: per-mode rules."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from schemas.rules import RULE_EXAMPLE, RuleListQuerySchema, RulePageSchema, RuleSchema
+from service.storage import RuleFilter
+
+from .auth import require_role
+from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint
+from .pagination import page_body
+from .resources import (
+    body_doc,
+    create_child,
+    delete_item,
+    get_item,
+    page_after,
+    replace_child,
+    store,
+    time_key,
+)
+from .revisions import add_revision_routes
+
+blp = Blueprint(
+    "rules",
+    __name__,
+    url_prefix="/v1",
+    description="What one mode (pedestrian, cyclist, vehicle, goods) may do at a checkpoint "
+    "over a period. Rules of one checkpoint and mode never overlap in time.",
+)
+_schema = RuleSchema()
+ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The revision's strong ETag."}}
+
+
+@blp.route("/checkpoints/<checkpoint_id>/rules")
+class CheckpointRules(MethodView):
+    @blp.arguments(RuleListQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, RulePageSchema)
+    @blp.operation("listRules", errors=(404, 422))
+    def get(self, checkpoint_id, limit, cursor=None, mode=None, at=None):
+        """List a checkpoint's rules.
+
+        Ordered by `valid_from`. `at` keeps the rules in force at that time.
+        """
+        page = store().list_rules(
+            filters=RuleFilter(checkpoint_id=checkpoint_id, mode=mode, at=time_key(at)),
+            after=page_after(cursor),
+            limit=limit,
+        )
+        return page_body(page.items, page.next_after)
+
+    @blp.response(201, RuleSchema, headers={**ETAG, "Location": {"schema": {"type": "string"}}})
+    @blp.doc(**body_doc(RuleSchema, RULE_EXAMPLE))
+    @blp.operation("createRule", errors=(*WRITE_ERRORS, 404, 409), write=True)
+    def post(self, checkpoint_id):
+        """Create a rule.
+
+        `409` when it would overlap another rule of the same checkpoint and mode (the problem
+        names that rule in `conflicting`).
+        """
+        actor = require_role("editor")
+        return create_child(
+            "rule", checkpoint_id, _schema, actor=actor, endpoint="rules.Rule", url_arg="rule_id"
+        )
+
+
+@blp.route("/rules/<rule_id>")
+class Rule(MethodView):
+    @blp.response(200, RuleSchema, headers=ETAG)
+    @blp.alt_response(304, "NOT_MODIFIED")
+    @blp.operation("getRule", errors=(404,))
+    def get(self, rule_id):
+        """Get a rule."""
+        return get_item("rule", rule_id)
+
+    @blp.response(200, RuleSchema, headers=ETAG)
+    @blp.doc(**body_doc(RuleSchema, RULE_EXAMPLE))
+    @blp.operation("replaceRule", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS, 409), write=True)
+    def put(self, rule_id):
+        """Replace a rule (needs `If-Match`)."""
+        actor = require_role("editor")
+        return replace_child("rule", rule_id, _schema, actor=actor, patch=False)
+
+    @blp.response(200, RuleSchema, headers=ETAG)
+    @blp.doc(**body_doc(RuleSchema, {"valid_until": "2025-11-20T00:00:00+02:00"}, patch=True))
+    @blp.operation("patchRule", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS, 409), write=True)
+    def patch(self, rule_id):
+        """Change a rule (JSON Merge Patch; needs `If-Match`)."""
+        actor = require_role("editor")
+        return replace_child("rule", rule_id, _schema, actor=actor, patch=True)
+
+    @blp.response(204)
+    @blp.operation("deleteRule", errors=(401, 403, *CONDITIONAL_ERRORS), write=True)
+    def delete(self, rule_id):
+        """Delete a rule (needs `If-Match`); its history stays readable."""
+        actor = require_role("editor")
+        return delete_item("rule", rule_id, actor=actor)
+
+
+add_revision_routes(blp, "rule", "rule_id", prefix="/rules")
