@@ -34,3 +34,22 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 
 # No control socket: nothing should be able to steer the arbiter from outside.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """End long-polls and event streams at once when the worker is told to stop, so a
+    restart is not held up by clients that wait (gunicorn waits for open requests)."""
+    import signal
+
+    from service.api.waiting import shutting_down
+
+    for signum, handler in (
+        (signal.SIGTERM, worker.handle_exit),
+        (signal.SIGQUIT, worker.handle_quit),
+    ):
+
+        def stop(sig, frame, handler=handler):
+            shutting_down.set()
+            handler(sig, frame)
+
+        signal.signal(signum, stop)

@@ -17,6 +17,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["CHECKPOINTS"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
+    app.json.ensure_ascii = False
     app.extensions["checkpoints.store"] = open_store(
         config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms
     )

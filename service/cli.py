@@ -101,6 +101,78 @@ def token_revoke(name: str) -> None:
     click.echo(f"revoked {item.name!r} at {item.revoked_at}")
 
 
+@main.group()
+def feed() -> None:
+    """The change feed."""
+
+
+@feed.command("compact")
+@click.option(
+    "--before",
+    required=True,
+    metavar="SEQ|TIME",
+    help="Drop events with a smaller seq, or recorded before an RFC 3339 time.",
+)
+def feed_compact(before: str) -> None:
+    """Drop old change-feed events (revisions stay). Consumers behind get a 410 and
+    re-snapshot."""
+    from datetime import datetime
+
+    from .storage.times import to_stamp
+
+    if before.isdigit():
+        dropped = _store().compact_feed(before_seq=int(before))
+    else:
+        try:
+            moment = datetime.fromisoformat(before.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise click.BadParameter("a seq or an RFC 3339 time", param_hint="--before") from exc
+        if moment.tzinfo is None:
+            raise click.BadParameter(
+                "the time needs an offset (Z or ±HH:MM)", param_hint="--before"
+            )
+        dropped = _store().compact_feed(before_time=to_stamp(moment))
+    click.echo(f"dropped {dropped} event(s)")
+
+
+@main.command("sync")
+@click.argument("source_url")
+@click.option("--into", "database_url", required=True, help="The mirror's database URL.")
+@click.option("--follow", is_flag=True, help="Keep following the feed after catching up.")
+def sync(source_url: str, database_url: str, follow: bool) -> None:
+    """Mirror the deployment at SOURCE_URL into DATABASE_URL through its public API.
+
+    The first run takes a snapshot, later runs resume from the stored position; a 410
+    (events compacted away) triggers a fresh snapshot. Serve the mirror read-only with
+    CHECKPOINTS_DATABASE_URL pointing at it.
+    """
+    import logging
+    import signal
+
+    from .storage import open_store
+    from .sync import Mirror, SourceError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    store = open_store(database_url)
+    store.migrate()
+    mirror = Mirror(source_url, store)
+    stop = {"now": False}
+
+    def _stop(signum, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        position = mirror.catch_up()
+        click.echo(f"mirror at seq {position}")
+        if follow:
+            mirror.follow(should_stop=lambda: stop["now"])
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass
+
+
 def render_openapi() -> str:
     """The OpenAPI document as committed: generated from the default configuration."""
     app = _app(Config())

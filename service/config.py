@@ -20,8 +20,21 @@ class Config:
     sqlite_busy_timeout_ms: int = 15_000
     #: Longest ``Cache-Control: max-age`` of a decision or status, in seconds.
     decision_max_age: int = 60
+    #: How long an Idempotency-Key is remembered, in seconds.
+    idempotency_ttl: int = 24 * 3600
+    #: How often a waiting long-poll or stream looks for new events, in seconds.
+    feed_poll_interval: float = 0.1
+    #: Longest gap between two messages of an event stream (a comment heartbeat), in seconds.
+    stream_heartbeat: float = 10.0
+    #: A stream ends after this long (clients reconnect with Last-Event-ID), in seconds.
+    stream_max_seconds: float = 3600.0
+    #: Long-polls and streams one worker process holds open at once; beyond, 503.
+    max_held_requests: int = 200
     #: Public base URL used in the OpenAPI ``servers`` list.
     public_url: str = "http://127.0.0.1:8000"
+    #: Browser origins (``https://dash.example``) allowed to make cross-origin writes; reads
+    #: are open to every origin.
+    cors_write_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -34,5 +47,19 @@ class Config:
                 env.get("CHECKPOINTS_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms)
             ),
             decision_max_age=int(env.get("CHECKPOINTS_DECISION_MAX_AGE", cls.decision_max_age)),
+            idempotency_ttl=int(env.get("CHECKPOINTS_IDEMPOTENCY_TTL", cls.idempotency_ttl)),
+            feed_poll_interval=float(
+                env.get("CHECKPOINTS_FEED_POLL_INTERVAL", cls.feed_poll_interval)
+            ),
+            stream_heartbeat=float(env.get("CHECKPOINTS_STREAM_HEARTBEAT", cls.stream_heartbeat)),
+            stream_max_seconds=float(
+                env.get("CHECKPOINTS_STREAM_MAX_SECONDS", cls.stream_max_seconds)
+            ),
+            max_held_requests=int(env.get("CHECKPOINTS_MAX_HELD_REQUESTS", cls.max_held_requests)),
             public_url=env.get("CHECKPOINTS_PUBLIC_URL", cls.public_url),
+            cors_write_origins=tuple(
+                origin.strip()
+                for origin in env.get("CHECKPOINTS_CORS_WRITE_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
         )

@@ -44,7 +44,7 @@ class Api(flask_smorest.Api):
 
 def init_app(app: Flask) -> Api:
     """Wire the API into ``app``: configuration, blueprints, error handlers and docs."""
-    from . import checkpoints, closures, decisions, health, rules
+    from . import checkpoints, closures, decisions, feed, health, rules, waiting
 
     app.config.update(
         API_TITLE="Checkpoints API",
@@ -77,6 +77,8 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(rules.blp)
     api.register_blueprint(closures.blp)
     api.register_blueprint(decisions.blp)
+    api.register_blueprint(feed.blp)
+    waiting.init_app(app)
 
     docs = get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "Checkpoints API"})
     app.register_blueprint(docs, url_prefix="/docs")

@@ -89,7 +89,7 @@ class Checkpoints(MethodView):
             fields,
             actor=actor,
             endpoint="checkpoints.Checkpoint",
-            checkpoint_id=fields["id"],
+            url_arg="checkpoint_id",
         )
 
 

@@ -138,6 +138,27 @@ def _from_storage(error: storage.StorageError) -> Problem:
                 "ETag": etag_for(error.resource_type, error.resource_id, error.current_revision)
             },
         )
+    if isinstance(error, storage.FeedGone):
+        return Problem(
+            410,
+            f"Events before seq {error.first_seq} are no longer retained: read GET /v1/snapshot "
+            "and follow the feed from its seq.",
+            kind="feed-gone",
+            extra={"first_seq": error.first_seq},
+        )
+    if isinstance(error, storage.IdempotencyMismatch):
+        return Problem(
+            422,
+            "This Idempotency-Key was first sent with another request; use a new key.",
+            kind="idempotency-key-reused",
+        )
+    if isinstance(error, storage.IdempotencyInFlight):
+        return Problem(
+            409,
+            "The first request with this Idempotency-Key is still running; retry shortly.",
+            kind="idempotency-key-in-flight",
+            headers={"Retry-After": "1"},
+        )
     if isinstance(error, storage.Conflict):
         return Problem(
             409,

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError
 from service.storage import Record, Store
 from service.storage.times import to_stamp
 
+from . import idempotency
 from .bodies import read_json_object
 from .errors import Problem, flatten_errors
 from .etags import expected_revision, not_modified, quoted, record_etag
@@ -117,12 +118,31 @@ def create_item(
     *,
     actor: str,
     endpoint: str,
-    **url_args,
+    url_arg: str,
 ):
-    record = store().create(
-        resource_type=resource_type, resource_id=resource_id, data=fields, actor=actor
-    )
-    return item_response(record, 201, location=url_for(endpoint, **url_args))
+    """Create a resource: 201 with Location and ETag. With an ``Idempotency-Key``, a retry of
+    the same request replays the first response and writes nothing."""
+    claim = idempotency.claim(actor)
+    if claim is not None and claim.replay is not None:
+        replay_type, replay_id, revision = claim.replay
+        stored = store().revision(resource_type=replay_type, resource_id=replay_id, number=revision)
+        record = Record(replay_type, replay_id, revision, stored.data)
+        location = url_for(endpoint, **{url_arg: replay_id})
+        body, status, headers = item_response(record, 201, location=location)
+        return body, status, {**headers, "Idempotent-Replayed": "true"}
+    try:
+        record = store().create(
+            resource_type=resource_type,
+            resource_id=resource_id,
+            data=fields,
+            actor=actor,
+            idempotency=claim,
+        )
+    except BaseException:
+        if claim is not None:
+            store().release_idempotency_key(claim=claim)
+        raise
+    return item_response(record, 201, location=url_for(endpoint, **{url_arg: resource_id}))
 
 
 def replace_item(
@@ -200,7 +220,7 @@ def create_child(
         {"id": resource_id, **fields},
         actor=actor,
         endpoint=endpoint,
-        **{url_arg: resource_id},
+        url_arg=url_arg,
     )
 
 

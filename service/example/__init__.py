@@ -1,21 +1,17 @@
-"""The bundled example: the six Lithuania–Belarus road border points."""
+"""The bundled example: the six Lithuania–Belarus road border points and their 2023–2025
+timeline of rules and closures, written through the normal write path in the order of the
+announcements, so that revision history and the change feed tell the story."""
 
 from __future__ import annotations
 
-from schemas.checkpoints import CheckpointSchema
 from service.storage import Store
 
-from .data import CHECKPOINTS
+from .data import CHECKPOINTS, TIMELINE
+from .timeline import ACTOR, Loader
 
-ACTOR = "example"
+__all__ = ["ACTOR", "CHECKPOINTS", "TIMELINE", "load"]
 
 
 def load(store: Store) -> int:
     """Write the example through the normal write path, in time order; return the writes."""
-    schema = CheckpointSchema()
-    written = 0
-    for checkpoint in CHECKPOINTS:
-        fields = schema.dump(schema.load(checkpoint))
-        store.create(resource_type="checkpoint", resource_id=fields["id"], data=fields, actor=ACTOR)
-        written += 1
-    return written
+    return Loader(store, ACTOR).apply_steps(TIMELINE)

@@ -148,6 +148,25 @@ class ClosureFilter:
 
 
 @dataclass(frozen=True)
+class FeedPage:
+    """Events after a position, and where to continue."""
+
+    changes: list[dict[str, Any]]
+    last_seq: int
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """A POST's idempotency key: ``replay`` names the stored outcome of its first run."""
+
+    actor: str
+    key: str
+    fingerprint: str
+    replay: tuple[str, str, int] | None = None
+
+
+@dataclass(frozen=True)
 class DecisionInput:
     """What a decision about one checkpoint is made from, read in one transaction."""
 
@@ -190,8 +209,10 @@ class Store(abc.ABC):
         resource_id: str,
         data: Mapping[str, Any],
         actor: str,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Record:
-        """Create a resource (or re-create a deleted one, continuing its history)."""
+        """Create a resource (or re-create a deleted one, continuing its history); a claimed
+        idempotency key is stored with the write, in the same transaction."""
 
     @abc.abstractmethod
     def update(
@@ -271,6 +292,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def is_empty(self) -> bool:
         """Return True when no resource has ever been written."""
+
+
+class FeedGone(StorageError):
+    """Events after the requested position were compacted away: re-snapshot."""
+
+    def __init__(self, first_seq: int):
+        self.first_seq = first_seq
+        super().__init__(f"events before seq {first_seq} are no longer retained")
+
+
+class IdempotencyMismatch(StorageError):
+    """The idempotency key was used with another request."""
+
+
+class IdempotencyInFlight(StorageError):
+    """The request first sent with this idempotency key is still running."""
 
 
 class Unavailable(StorageError):

@@ -99,3 +99,23 @@ def m002_rules_and_closures(db: Database) -> None:
     )
     db["closures"].create_index(["checkpoint_id", "starts_at"])
     db["closures"].create_index(["live", "starts_at"])
+
+
+@migrations()
+def m003_idempotency_and_sync(db: Database) -> None:
+    """Idempotency keys of POSTs, and a mirror's position in the feed it follows."""
+    db["idempotency_keys"].create(
+        {
+            "actor": str,
+            "key": str,
+            "fingerprint": str,
+            "state": str,
+            "created_at": str,
+            "resource_type": str,
+            "resource_id": str,
+            "revision": int,
+        },
+        pk=("actor", "key"),
+        not_null={"fingerprint", "state", "created_at"},
+    )
+    db["sync_state"].create({"source": str, "seq": int, "updated_at": str}, pk="source")

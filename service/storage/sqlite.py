@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,11 @@ from .base import (
     ClosureFilter,
     Conflict,
     DecisionInput,
+    FeedGone,
+    FeedPage,
+    IdempotencyClaim,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
     NotFound,
     Page,
     Record,
@@ -35,7 +41,7 @@ from .base import (
 from .kinds import KINDS, Kind
 from .migrations import migrations
 from .search import fold
-from .times import now_stamp
+from .times import now_stamp, parse_stamp, to_stamp
 
 
 def _dumps(value: Any) -> str:
@@ -263,7 +269,13 @@ class SQLiteStore(Store):
         return resource
 
     def create(
-        self, *, resource_type: str, resource_id: str, data: Mapping[str, Any], actor: str
+        self,
+        *,
+        resource_type: str,
+        resource_id: str,
+        data: Mapping[str, Any],
+        actor: str,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Record:
         kind = KINDS[resource_type]
         with self._write() as conn:
@@ -283,6 +295,12 @@ class SQLiteStore(Store):
                 created_at=None,
                 checkpoint_id=kind.checkpoint_id(data),
             )
+            if idempotency is not None:
+                conn.execute(
+                    "UPDATE idempotency_keys SET state = 'done', resource_type = ?, "
+                    "resource_id = ?, revision = ? WHERE actor = ? AND key = ?",
+                    [resource_type, resource_id, revision, idempotency.actor, idempotency.key],
+                )
         return Record(resource_type, resource_id, revision, resource)
 
     def _live_head(
@@ -556,23 +574,219 @@ class SQLiteStore(Store):
         rows = (
             self._conn()
             .execute(
-                "SELECT seq, recorded_at, resource_type, resource_id, checkpoint_id, revision, "
-                "action, actor, data FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
                 [after, limit],
             )
             .fetchall()
         )
-        names = (
-            "seq",
-            "recorded_at",
-            "resource_type",
-            "resource_id",
-            "checkpoint_id",
-            "revision",
-            "action",
-            "actor",
+        return [_change(row) for row in rows]
+
+    def feed_page(
+        self,
+        *,
+        after: int,
+        limit: int,
+        resource_type: str | None = None,
+        checkpoint_id: str | None = None,
+    ) -> FeedPage:
+        where, params = ["seq > ?", "seq <= ?"], []
+        if resource_type:
+            where.append("resource_type = ?")
+            params.append(resource_type)
+        if checkpoint_id:
+            where.append("checkpoint_id = ?")
+            params.append(checkpoint_id)
+        with self._read() as conn:
+            # Fix the newest seq first and bound the query by it: a commit between two
+            # reads could otherwise be skipped by a filtered consumer.
+            head, first = conn.execute(
+                "SELECT last_seq, first_seq FROM feed_state WHERE id = 1"
+            ).fetchone()
+            if after + 1 < first:
+                raise FeedGone(first)
+            rows = conn.execute(
+                f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE {' AND '.join(where)} "
+                "ORDER BY seq LIMIT ?",
+                [after, head, *params, limit + 1],
+            ).fetchall()
+        changes = [_change(row) for row in rows[:limit]]
+        if len(rows) > limit:
+            return FeedPage(changes, changes[-1]["seq"], True)
+        return FeedPage(changes, max(after, head), False)
+
+    def compact_feed(self, *, before_seq: int | None = None, before_time: str | None = None) -> int:
+        with self._write() as conn:
+            head, first = conn.execute(
+                "SELECT last_seq, first_seq FROM feed_state WHERE id = 1"
+            ).fetchone()
+            cut = first
+            if before_seq is not None:
+                cut = max(cut, min(before_seq, head + 1))
+            if before_time is not None:
+                row = conn.execute(
+                    "SELECT MIN(seq) FROM changes WHERE recorded_at >= ?", [before_time]
+                ).fetchone()
+                cut = max(cut, row[0] if row[0] is not None else head + 1)
+            deleted = conn.execute("DELETE FROM changes WHERE seq < ?", [cut]).rowcount
+            conn.execute("UPDATE feed_state SET first_seq = ? WHERE id = 1", [cut])
+        return deleted
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._read() as conn:
+            seq = conn.execute("SELECT last_seq FROM feed_state WHERE id = 1").fetchone()[0]
+            body: dict[str, Any] = {"seq": seq}
+            for table in ("checkpoints", "rules", "closures"):
+                body[table] = [
+                    json.loads(row[0])
+                    for row in conn.execute(f"SELECT data FROM {table} WHERE live = 1 ORDER BY id")
+                ]
+        return body
+
+    # --- idempotency -----------------------------------------------------------------------
+    def claim_idempotency_key(
+        self, *, claim: IdempotencyClaim, ttl_seconds: int
+    ) -> IdempotencyClaim:
+        now = now_stamp()
+        expired = to_stamp(parse_stamp(now) - timedelta(seconds=ttl_seconds))
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM idempotency_keys WHERE actor = ? AND key = ? AND created_at < ?",
+                [claim.actor, claim.key, expired],
+            )
+            row = conn.execute(
+                "SELECT fingerprint, state, resource_type, resource_id, revision "
+                "FROM idempotency_keys WHERE actor = ? AND key = ?",
+                [claim.actor, claim.key],
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO idempotency_keys (actor, key, fingerprint, state, created_at) "
+                    "VALUES (?, ?, ?, 'pending', ?)",
+                    [claim.actor, claim.key, claim.fingerprint, now],
+                )
+                return claim
+        if row[0] != claim.fingerprint:
+            raise IdempotencyMismatch("the key was first used with another request")
+        if row[1] != "done":
+            raise IdempotencyInFlight("the first request with this key is still running")
+        return IdempotencyClaim(claim.actor, claim.key, claim.fingerprint, (row[2], row[3], row[4]))
+
+    def release_idempotency_key(self, *, claim: IdempotencyClaim) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM idempotency_keys WHERE actor = ? AND key = ? AND state = 'pending'",
+                [claim.actor, claim.key],
+            )
+
+    # --- mirroring -------------------------------------------------------------------------
+    def sync_position(self, *, source: str) -> int | None:
+        row = (
+            self._conn().execute("SELECT seq FROM sync_state WHERE source = ?", [source]).fetchone()
         )
-        return [{**dict(zip(names, row[:8], strict=True)), "data": _loads(row[8])} for row in rows]
+        return None if row is None else row[0]
+
+    def load_snapshot(self, *, source: str, snapshot: dict[str, Any]) -> None:
+        seq = snapshot["seq"]
+        with self._write() as conn:
+            for kind in KINDS.values():
+                conn.execute(f"DELETE FROM {kind.table}")
+            conn.execute("DELETE FROM changes")
+            for name, key in (
+                ("checkpoint", "checkpoints"),
+                ("rule", "rules"),
+                ("closure", "closures"),
+            ):
+                for resource in snapshot[key]:
+                    self._put_state(conn, KINDS[name], resource)
+            # The mirror's own feed continues the source's from the snapshot's position.
+            conn.execute(
+                "UPDATE feed_state SET last_seq = ?, first_seq = ?, last_recorded_at = '' "
+                "WHERE id = 1",
+                [seq, seq + 1],
+            )
+            self._set_position(conn, source, seq)
+
+    def apply_changes(self, *, source: str, changes: list[dict[str, Any]]) -> int:
+        with self._write() as conn:
+            position = conn.execute(
+                "SELECT seq FROM sync_state WHERE source = ?", [source]
+            ).fetchone()[0]
+            for event in changes:
+                if event["seq"] <= position:
+                    continue  # applied already
+                kind = KINDS[event["resource_type"]]
+                head = self._head(conn, kind, event["resource_id"])
+                if head is None or head[0] < event["revision"]:
+                    if event["data"] is None:
+                        conn.execute(
+                            f"UPDATE {kind.table} SET revision = ?, live = 0, updated_at = ? "
+                            "WHERE id = ?",
+                            [event["revision"], event["recorded_at"], event["resource_id"]],
+                        )
+                    else:
+                        self._put_state(conn, kind, event["data"])
+                data = None if event["data"] is None else _dumps(event["data"])
+                conn.execute(
+                    "INSERT OR IGNORE INTO revisions (resource_type, resource_id, revision, "
+                    "action, actor, recorded_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        event["resource_type"],
+                        event["resource_id"],
+                        event["revision"],
+                        event["action"],
+                        event["actor"],
+                        event["recorded_at"],
+                        data,
+                    ],
+                )
+                conn.execute(
+                    f"INSERT OR IGNORE INTO changes ({_CHANGE_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        event["seq"],
+                        event["recorded_at"],
+                        event["resource_type"],
+                        event["resource_id"],
+                        event["checkpoint_id"],
+                        event["revision"],
+                        event["action"],
+                        event["actor"],
+                        data,
+                    ],
+                )
+                conn.execute(
+                    "UPDATE feed_state SET last_seq = MAX(last_seq, ?), "
+                    "last_recorded_at = MAX(last_recorded_at, ?) WHERE id = 1",
+                    [event["seq"], event["recorded_at"]],
+                )
+                position = event["seq"]
+            self._set_position(conn, source, position)
+        return position
+
+    def _put_state(self, conn: sqlite3.Connection, kind: Kind, resource: dict[str, Any]) -> None:
+        columns = {
+            "id": resource["id"],
+            "revision": resource["revision"],
+            "live": 1,
+            "created_at": resource["created_at"],
+            "updated_at": resource["updated_at"],
+            "checkpoint_id": kind.checkpoint_id(resource),
+            "data": _dumps(resource),
+            **kind.columns(resource),
+        }
+        conn.execute(
+            f"INSERT OR REPLACE INTO {kind.table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            list(columns.values()),
+        )
+
+    def _set_position(self, conn: sqlite3.Connection, source: str, seq: int) -> None:
+        conn.execute(
+            "INSERT INTO sync_state (source, seq, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (source) DO UPDATE SET seq = excluded.seq, "
+            "updated_at = excluded.updated_at",
+            [source, seq, now_stamp()],
+        )
 
     def is_empty(self) -> bool:
         return self.feed_position() == 0
@@ -643,6 +857,26 @@ def _keyset_page(
     items = [json.loads(row[2]) for row in rows[:limit]]
     next_after = [rows[limit - 1][0], rows[limit - 1][1]] if len(rows) > limit else None
     return Page(items, next_after)
+
+
+_CHANGE_NAMES = (
+    "seq",
+    "recorded_at",
+    "resource_type",
+    "resource_id",
+    "checkpoint_id",
+    "revision",
+    "action",
+    "actor",
+    "data",
+)
+_CHANGE_COLUMNS = ", ".join(_CHANGE_NAMES)
+
+
+def _change(row: tuple) -> dict[str, Any]:
+    event = dict(zip(_CHANGE_NAMES, row, strict=True))
+    event["data"] = _loads(event["data"])
+    return event
 
 
 def _loads(text: str | None) -> Any:

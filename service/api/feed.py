@@ -1,0 +1,148 @@
+"""``/v1/changes`` (long-poll), ``/v1/changes/stream`` (Server-Sent Events) and
+``/v1/snapshot``: what integrations follow to keep their own copy."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Response, current_app, json, request
+from flask.views import MethodView
+
+from schemas.feed import (
+    ChangeSchema,
+    ChangesPageSchema,
+    ChangesQuerySchema,
+    SnapshotSchema,
+    StreamQuerySchema,
+)
+from service.storage import FeedGone
+
+from .blueprint import Blueprint
+from .errors import Problem
+from .resources import store
+from .waiting import held_slot, shutting_down, take_slot, wait_for
+
+blp = Blueprint(
+    "feed",
+    __name__,
+    url_prefix="/v1",
+    description="Every write as one event, in commit order with a gap-free `seq`: follow it "
+    "with `after`, as a long-poll or as Server-Sent Events, starting from a snapshot.",
+)
+_change = ChangeSchema()
+
+
+def _config():
+    return current_app.config["CHECKPOINTS"]
+
+
+@blp.route("/changes")
+class Changes(MethodView):
+    @blp.arguments(ChangesQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, ChangesPageSchema)
+    @blp.alt_response(410, "GONE")
+    @blp.operation("listChanges", errors=(422,))
+    def get(self, after, limit, wait, resource_type=None, checkpoint_id=None):
+        """Read the change feed after a position.
+
+        Pass the previous page's `last_seq` as `after`: every write is seen exactly once, in
+        order, whatever the concurrency of writers. `last_seq` also advances past events a
+        filter skipped. With `wait`, the request is held (up to that many seconds) until at
+        least one event exists after `after`. `410` when `after` is older than the retained
+        feed: read `/v1/snapshot` and follow from its `seq`.
+        """
+        filters = {"resource_type": resource_type, "checkpoint_id": checkpoint_id}
+        page = store().feed_page(after=after, limit=limit, **filters)
+        if wait and not page.changes and page.last_seq == after:
+            with held_slot():
+                if wait_for(store().feed_position, after, wait, _config().feed_poll_interval):
+                    page = store().feed_page(after=after, limit=limit, **filters)
+        return {"changes": page.changes, "last_seq": page.last_seq, "has_more": page.has_more}
+
+
+def _sse(event: dict) -> str:
+    data = json.dumps(_change.dump(event), separators=(",", ":"))
+    return f"id: {event['seq']}\nevent: change\ndata: {data}\n\n"
+
+
+@blp.route("/changes/stream")
+class ChangeStream(MethodView):
+    @blp.arguments(StreamQuerySchema, location="query", as_kwargs=True)
+    @blp.response(
+        200,
+        description="A `text/event-stream`: each event as `id: <seq>`, `event: change` and "
+        "`data: <change as JSON>`; a comment line at least every 15 s.",
+        content_type="text/event-stream",
+    )
+    @blp.alt_response(410, "GONE")
+    @blp.operation("streamChanges", errors=(400, 422))
+    def get(self, after=None, resource_type=None, checkpoint_id=None):
+        """Follow the change feed as Server-Sent Events.
+
+        Resumes after the `Last-Event-ID` header (sent by browsers on reconnect) or `after`.
+        The stream ends after a while or when the server restarts; reconnect with
+        `Last-Event-ID` to resume.
+        """
+        last_event_id = request.headers.get("Last-Event-ID")
+        if last_event_id is not None:
+            if not last_event_id.isdigit():
+                raise Problem(
+                    400, "Last-Event-ID must be a seq (a whole number).", kind="bad-last-event-id"
+                )
+            after = int(last_event_id)
+        position = after or 0
+        filters = {"resource_type": resource_type, "checkpoint_id": checkpoint_id}
+        store().feed_page(after=position, limit=1, **filters)  # 410 before the stream starts
+        config = _config()
+        the_store = store()
+        release = take_slot()
+
+        def events():
+            nonlocal position
+            yield "retry: 2000\n\n"
+            started = last_sent = time.monotonic()
+            while not shutting_down.is_set():
+                try:
+                    page = the_store.feed_page(after=position, limit=500, **filters)
+                except FeedGone:
+                    yield "event: gone\ndata: {}\n\n"
+                    return
+                for event in page.changes:
+                    yield _sse(event)
+                    last_sent = time.monotonic()
+                position = page.last_seq
+                if page.has_more:
+                    continue
+                now = time.monotonic()
+                if now - started > config.stream_max_seconds:
+                    return
+                if now - last_sent >= config.stream_heartbeat:
+                    # A comment: keeps proxies from timing out and finds departed clients.
+                    yield ": heartbeat\n\n"
+                    last_sent = now
+                wait_for(
+                    the_store.feed_position,
+                    position,
+                    max(0.0, config.stream_heartbeat - (time.monotonic() - last_sent)),
+                    config.feed_poll_interval,
+                )
+
+        response = Response(events(), mimetype="text/event-stream")
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Accel-Buffering"] = "no"
+        # Runs even when the generator never started (a client that left at once).
+        response.call_on_close(release)
+        return response
+
+
+@blp.route("/snapshot")
+class Snapshot(MethodView):
+    @blp.response(200, SnapshotSchema)
+    @blp.operation("getSnapshot", errors=())
+    def get(self):
+        """Every live checkpoint, rule and closure, and the feed position they reflect.
+
+        Read in one transaction: follow `/v1/changes?after=<seq>` from here and nothing is
+        lost.
+        """
+        return store().snapshot()

@@ -1,0 +1,46 @@
+"""``Idempotency-Key`` on POST: the same key and body replay the first response; the same
+key with another body is a 422; a retry while the first run is still going is a 409."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from flask import current_app, request
+
+from service.storage import IdempotencyClaim
+
+from .errors import Problem
+
+HEADER = "Idempotency-Key"
+_MAX_LENGTH = 255
+
+
+def fingerprint() -> str:
+    """The request's identity: method, path and body (JSON compared by value)."""
+    raw = request.get_data(cache=True)
+    try:
+        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        body = raw
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def claim(actor: str) -> IdempotencyClaim | None:
+    """Reserve the request's key for ``actor`` (or find its first outcome); None without one."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not key or len(key) > _MAX_LENGTH or not key.isascii() or not key.isprintable():
+        raise Problem(
+            400,
+            f"{HEADER} must be 1 to {_MAX_LENGTH} printable ASCII characters.",
+            kind="bad-idempotency-key",
+        )
+    config = current_app.config["CHECKPOINTS"]
+    return current_app.extensions["checkpoints.store"].claim_idempotency_key(
+        claim=IdempotencyClaim(actor, key, fingerprint()), ttl_seconds=config.idempotency_ttl
+    )

@@ -1,0 +1,90 @@
+"""The reference sync client: mirrors another deployment into a local database through its
+public API only (snapshot, then the change feed), resuming where it stopped."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from .storage import Store
+
+log = logging.getLogger(__name__)
+
+PAGE = 1000
+WAIT = 25
+
+
+class SourceError(Exception):
+    """The source answered with an error that retrying will not fix."""
+
+
+class Gone(Exception):
+    """The source no longer retains the events after our position (HTTP 410)."""
+
+
+def _get(url: str, *, timeout: float) -> Any:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 410:
+            raise Gone() from exc
+        if exc.code < 500 and exc.code != 429:
+            raise SourceError(f"{url}: HTTP {exc.code}") from exc
+        raise
+
+
+class Mirror:
+    """A local database kept equal to ``source`` (a base URL such as http://host:8000)."""
+
+    def __init__(self, source: str, store: Store, *, timeout: float = 60.0):
+        self.source = source.rstrip("/")
+        self.store = store
+        self.timeout = timeout
+
+    def snapshot(self) -> int:
+        """Replace the mirror's content with a fresh snapshot; return its seq."""
+        snapshot = _get(f"{self.source}/v1/snapshot", timeout=self.timeout)
+        self.store.load_snapshot(source=self.source, snapshot=snapshot)
+        log.info("snapshot at seq %s", snapshot["seq"])
+        return snapshot["seq"]
+
+    def step(self, *, wait: int = 0) -> tuple[int, bool]:
+        """Apply one page of events; return the position and whether more are waiting."""
+        position = self.store.sync_position(source=self.source)
+        if position is None:
+            return self.snapshot(), True
+        query = urllib.parse.urlencode({"after": position, "limit": PAGE, "wait": wait})
+        try:
+            page = _get(f"{self.source}/v1/changes?{query}", timeout=self.timeout + wait)
+        except Gone:
+            log.warning("events after %s are gone at the source: re-snapshotting", position)
+            return self.snapshot(), True
+        position = self.store.apply_changes(source=self.source, changes=page["changes"])
+        return position, page["has_more"]
+
+    def catch_up(self) -> int:
+        """Apply everything the source has now; return the position."""
+        while True:
+            position, more = self.step()
+            if not more:
+                return position
+
+    def follow(self, *, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Catch up, then long-poll for new events until ``should_stop()``."""
+        delay = 1.0
+        while not should_stop():
+            try:
+                self.step(wait=WAIT)
+                delay = 1.0
+            except (urllib.error.URLError, OSError, TimeoutError) as exc:
+                log.warning("source unreachable (%s); retrying in %.0f s", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 60.0)
