@@ -288,3 +288,33 @@ def test_sync_survives_being_killed_and_resnapshots_after_410(database_url, app,
     output, _ = again.communicate(timeout=60)
     assert again.returncode == 0, output
     assert _content(mirror_url) == _content(database_url)
+
+
+def test_a_stream_whose_client_left_frees_its_slot(database_url, app, tmp_path):
+    server = Server(
+        database_url,
+        workers=1,
+        extra_env={"CHECKPOINTS_STREAM_HEARTBEAT": "0.2", "CHECKPOINTS_MAX_HELD_REQUESTS": "2"},
+    )
+    server.start(tmp_path / "gunicorn.log")
+    try:
+        streams = [
+            requests.get(f"{server.url}/v1/changes/stream", stream=True, timeout=10)
+            for _ in range(2)
+        ]
+        assert [s.status_code for s in streams] == [200, 200]
+        refused = requests.get(f"{server.url}/v1/changes/stream", timeout=10)
+        assert refused.status_code == 503 and refused.headers["Retry-After"]
+        for stream in streams:
+            stream.close()
+        deadline = time.monotonic() + 5
+        while True:
+            again = requests.get(f"{server.url}/v1/changes/stream", stream=True, timeout=10)
+            status = again.status_code
+            again.close()
+            if status == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert status == 200, "the departed clients' slots were never freed"
+    finally:
+        server.stop()
