@@ -1,5 +1,7 @@
 # The same steps as `make run`: install the package, apply migrations, load the example
-# into an empty database, serve with gunicorn -c gunicorn.conf.py.
+# into an empty database, serve with gunicorn -c gunicorn.conf.py: gevent workers, no proxy
+# needed (README "### Serving"). `docker stop` sends SIGTERM: long-polls and event streams
+# end at once, other requests get up to GUNICORN_GRACEFUL_TIMEOUT (give `docker stop -t` as much).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,5 +1,11 @@
 """gunicorn settings for production: `gunicorn -c gunicorn.conf.py` (as `make run` and the
-Dockerfile do). Every value can be overridden by its environment variable."""
+Dockerfile do). Every value can be overridden by its environment variable.
+
+Workers are gevent's (cooperative): each client connection is a greenlet, so slow, idle and
+streaming clients (long-polls, Server-Sent Events) cost a little memory, not a worker, and
+gunicorn's gevent worker closes a connection at once instead of lingering on it for up to 2 s
+as its sync and gthread workers do. README "### Serving" has the measurements and the limits.
+"""
 
 import multiprocessing
 import os
@@ -8,22 +14,38 @@ wsgi_app = "service:create_app()"
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+# Open connections per gevent worker (beyond them, new ones wait in the listen backlog);
+# held-open requests are bounded lower, by CHECKPOINTS_MAX_HELD_REQUESTS.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread only
 
 # Heartbeat files on a RAM-backed directory where there is one (containers often mount
 # /tmp on overlay storage, which can stall the heartbeat).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
-# Recycle workers now and then, staggered so they do not all restart at once.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+# Worker recycling is off by default: a recycled worker ends every long-poll and stream it
+# holds (their clients reconnect) and a new one boots; at 10,000 requests the normal clients
+# of benchmarks/slow_clients.py kept 0.59 of their throughput instead of 0.84. Set it
+# (staggered by the jitter) to bound a leak should one appear.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
 
+# A worker whose event loop is blocked this long is killed and replaced.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Under gevent this also bounds the request head: a connection must deliver a whole request
+# line and headers within this many seconds of opening or of the previous answer, or it is
+# closed (slowloris); an idle keep-alive connection is closed after it too. Never 0: that
+# would switch the bound off.
+keepalive = max(1, int(os.environ.get("GUNICORN_KEEPALIVE", "5")))
+# The whole request body must arrive within this many seconds of the head (else 408), and a
+# client that takes no response bytes for this long is cut off (gevent workers; see below).
+body_timeout = float(os.environ.get("GUNICORN_BODY_TIMEOUT", "10"))
+send_timeout = float(os.environ.get("GUNICORN_SEND_TIMEOUT", "60"))
 
-# Request line and header limits (gunicorn's own defaults, stated here on purpose).
+# Request line and header limits (gunicorn's own defaults, stated here on purpose); bodies
+# are limited by the application (CHECKPOINTS_MAX_BODY_BYTES).
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
@@ -38,14 +60,18 @@ control_socket_disable = True
 
 def post_worker_init(worker):
     """End long-polls and event streams at once when the worker is told to stop, so a
-    restart is not held up by clients that wait (gunicorn waits for open requests)."""
+    restart is not held up by clients that wait (gunicorn waits for open requests); under
+    gevent, also bound how long a request body may take to arrive."""
     import signal
 
     from service.api.waiting import shutting_down
 
+    # gunicorn's handlers are kept (the gevent worker's SIGQUIT handler hands the exit to a
+    # greenlet); setting an Event and a flag is safe in a signal handler under gevent too.
     for signum, handler in (
         (signal.SIGTERM, worker.handle_exit),
         (signal.SIGQUIT, worker.handle_quit),
+        (signal.SIGINT, worker.handle_quit),
     ):
 
         def stop(sig, frame, handler=handler):
@@ -53,3 +79,128 @@ def post_worker_init(worker):
             handler(sig, frame)
 
         signal.signal(signum, stop)
+
+    if _is_gevent(worker):
+        from service.config import Config
+
+        worker.wsgi = _ReadDeadlines(
+            worker.wsgi, body_timeout, send_timeout, Config.from_env().max_body_bytes
+        )
+
+
+def post_request(worker, req, environ, resp):
+    """A worker that is recycled (max_requests) ends its long-polls and streams too."""
+    if not worker.alive:
+        from service.api.waiting import shutting_down
+
+        shutting_down.set()
+
+
+def _is_gevent(worker):
+    return any(cls.__module__ == "gunicorn.workers.ggevent" for cls in type(worker).__mro__)
+
+
+class _ReadDeadlines:
+    """WSGI middleware for gevent workers, which have no read timeout of their own beyond
+    the request head: the body must arrive whole within ``body_seconds`` (it is read here, up
+    to the body limit, before the application runs; a late one is a 408 and the connection is
+    closed), and every later socket operation, sending the response included, may block for
+    at most ``send_seconds`` (a client that stops reading an event stream is cut off)."""
+
+    def __init__(self, app, body_seconds, send_seconds, max_body_bytes):
+        self.app = app
+        self.body_seconds = body_seconds
+        self.send_seconds = send_seconds
+        self.max_body_bytes = max_body_bytes
+
+    def __call__(self, environ, start_response):
+        import io
+
+        import gevent
+
+        sock = environ.get("gunicorn.socket")
+        if sock is not None:
+            sock.settimeout(self.send_seconds)
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH") or ""
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        declared = int(length) if length.isdigit() else 0
+        if not chunked and declared == 0:
+            return self.app(environ, start_response)
+        if not chunked and declared > self.max_body_bytes:
+            # The application answers 413 after draining a bounded amount: bound it in time.
+            environ["wsgi.input"] = _UntilDeadline(stream, self.body_seconds)
+            return self.app(environ, start_response)
+        body = []
+        wanted = self.max_body_bytes + 1  # one byte more tells the application it is too big
+        try:
+            with gevent.Timeout(self.body_seconds):
+                while wanted > 0 and (chunk := stream.read(min(wanted, 65536))):
+                    body.append(chunk)
+                    wanted -= len(chunk)
+        except gevent.Timeout:
+            return self._timed_out(sock, start_response)
+        environ["wsgi.input"] = io.BytesIO(b"".join(body))
+        return self.app(environ, start_response)
+
+    def _timed_out(self, sock, start_response):
+        import json
+
+        body = json.dumps(
+            {
+                "type": "about:blank",
+                "title": "Request Timeout",
+                "status": 408,
+                "detail": f"The request body did not arrive within {self.body_seconds:g} s.",
+            }
+        ).encode()
+        start_response(
+            "408 Request Timeout",
+            [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body)))],
+        )
+        return _ThenClose([body], sock)
+
+
+class _UntilDeadline:
+    """A request body stream that reads as ended once its time is up."""
+
+    def __init__(self, stream, seconds):
+        import time
+
+        self.stream = stream
+        self.deadline = time.monotonic() + seconds
+
+    def _call(self, method, *args):
+        import time
+
+        import gevent
+
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            return b""
+        with gevent.Timeout(remaining, False):
+            return getattr(self.stream, method)(*args)
+        return b""
+
+    def read(self, size=-1):
+        return self._call("read", size)
+
+    def readline(self, size=-1):
+        return self._call("readline", size)
+
+
+class _ThenClose(list):
+    """A response body after which the connection is shut (gunicorn ignores an application's
+    ``Connection: close``), so the rest of a late body is not waited for."""
+
+    def __init__(self, chunks, sock):
+        super().__init__(chunks)
+        self.sock = sock
+
+    def close(self):
+        import contextlib
+        import socket
+
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)

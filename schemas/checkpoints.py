@@ -12,11 +12,15 @@ from service.domain import STATES
 from service.domain.hours import validate_opening_hours
 
 from .common import (
+    ID_MAX_LENGTH,
     ID_PATTERN,
+    MAX_PAGE,
     PaginationQuerySchema,
     StrictSchema,
     Time,
     country_field,
+    cursor_field,
+    revision_field,
     validate_timezone,
 )
 
@@ -66,12 +70,11 @@ class CheckpointSchema(StrictSchema):
 
     id = fields.String(
         required=True,
-        validate=validate.Regexp(ID_PATTERN, error="Must match {regex}."),
-        metadata={
-            "description": "Client-chosen slug, immutable.",
-            "pattern": ID_PATTERN,
-            "example": "medininkai",
-        },
+        validate=[
+            validate.Length(2, ID_MAX_LENGTH),
+            validate.Regexp(ID_PATTERN, error="Must match {regex}."),
+        ],
+        metadata={"description": "Client-chosen slug, immutable.", "example": "medininkai"},
     )
     name = fields.String(
         required=True, validate=validate.Length(1, 200), metadata={"example": "Medininkai"}
@@ -84,9 +87,9 @@ class CheckpointSchema(StrictSchema):
         allow_none=True,
         validate=validate.Length(max=50),
         metadata={
-            "description": "Language code → the point's name in that language.",
+            "description": "Language code (ISO 639, optionally with subtags) → the point's name "
+            "in that language; at most 50.",
             "example": {"lt": "Medininkai", "be": "Каменны Лог"},
-            "maxProperties": 50,
         },
     )
     countries = fields.List(
@@ -126,9 +129,7 @@ class CheckpointSchema(StrictSchema):
         validate=[validate.Length(1, 1000), validate_hours],
         metadata={"description": "OpenStreetMap `opening_hours` syntax.", "example": "24/7"},
     )
-    revision = fields.Integer(
-        dump_only=True, metadata={"description": "1 on create, +1 per write."}
-    )
+    revision = revision_field(dump_only=True)
     created_at = Time(dump_only=True)
     updated_at = Time(dump_only=True)
 
@@ -159,8 +160,10 @@ CHECKPOINT_EXAMPLE = {
 
 
 class CheckpointPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(CheckpointSchema))
-    next_cursor = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(CheckpointSchema), validate=validate.Length(max=MAX_PAGE))
+    next_cursor = cursor_field(
+        allow_none=True, metadata={"description": "Pass as `cursor` for the next page."}
+    )
 
 
 class CheckpointListQuerySchema(PaginationQuerySchema):
@@ -180,3 +183,13 @@ class CheckpointItemQuerySchema(StrictSchema):
     as_of = Time(
         metadata={"description": "Give the checkpoint as it was recorded at this time (RFC 3339)."}
     )
+
+
+#: A checkpoint as the API answers it.
+CHECKPOINT_READ_EXAMPLE = {
+    **CHECKPOINT_EXAMPLE,
+    "revision": 3,
+    "created_at": "2024-01-05T09:12:44Z",
+    "updated_at": "2025-10-27T06:00:03Z",
+}
+CHECKPOINT_PAGE_EXAMPLE = {"items": [CHECKPOINT_READ_EXAMPLE], "next_cursor": "Im1lZGluaW5rYWki"}

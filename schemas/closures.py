@@ -6,15 +6,32 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from service.domain import CLOSURE_REASONS, MODES
 
-from .common import PaginationQuerySchema, StrictSchema, Time, country_field
+from .common import (
+    ID_MAX_LENGTH,
+    MAX_PAGE,
+    PaginationQuerySchema,
+    StrictSchema,
+    Time,
+    country_field,
+    cursor_field,
+    revision_field,
+)
 from .rules import SourceSchema
 
 
 class ClosureSchema(StrictSchema):
     """A period in which a checkpoint, or some of its modes, is shut."""
 
-    id = fields.String(dump_only=True, metadata={"description": "Server-assigned, opaque."})
-    checkpoint_id = fields.String(dump_only=True, metadata={"description": "Read-only."})
+    id = fields.String(
+        dump_only=True,
+        validate=validate.Length(2, ID_MAX_LENGTH),
+        metadata={"description": "Server-assigned, opaque.", "example": "closure-3f9a1c2b7d4e5a60"},
+    )
+    checkpoint_id = fields.String(
+        dump_only=True,
+        validate=validate.Length(2, ID_MAX_LENGTH),
+        metadata={"description": "Read-only.", "example": "medininkai"},
+    )
     modes = fields.List(
         fields.String(validate=validate.OneOf(MODES)),
         load_default=lambda: list(MODES),
@@ -34,7 +51,7 @@ class ClosureSchema(StrictSchema):
     )
     source = fields.Nested(SourceSchema, allow_none=True, load_default=None, dump_default=None)
     announced_at = Time(allow_none=True, load_default=None, dump_default=None)
-    revision = fields.Integer(dump_only=True)
+    revision = revision_field(dump_only=True)
     created_at = Time(dump_only=True)
     updated_at = Time(dump_only=True)
 
@@ -62,8 +79,10 @@ CLOSURE_EXAMPLE = {
 
 
 class ClosurePageSchema(StrictSchema):
-    items = fields.List(fields.Nested(ClosureSchema))
-    next_cursor = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(ClosureSchema), validate=validate.Length(max=MAX_PAGE))
+    next_cursor = cursor_field(
+        allow_none=True, metadata={"description": "Pass as `cursor` for the next page."}
+    )
 
 
 class ClosureListQuerySchema(PaginationQuerySchema):
@@ -80,3 +99,18 @@ class ClosureListQuerySchema(PaginationQuerySchema):
 
 class AllClosuresQuerySchema(ClosureListQuerySchema):
     country = country_field(metadata={"description": "Closures of checkpoints of this country."})
+
+
+#: A closure as the API answers it (times in UTC).
+CLOSURE_READ_EXAMPLE = {
+    "id": "closure-9c41d07e2b5a8f13",
+    "checkpoint_id": "medininkai",
+    **CLOSURE_EXAMPLE,
+    "starts_at": "2025-10-26T22:00:00Z",
+    "source": None,
+    "announced_at": "2025-10-26T22:00:00Z",
+    "revision": 1,
+    "created_at": "2025-10-27T06:00:03Z",
+    "updated_at": "2025-10-27T06:00:03Z",
+}
+CLOSURE_PAGE_EXAMPLE = {"items": [CLOSURE_READ_EXAMPLE], "next_cursor": None}

@@ -8,11 +8,21 @@ from functools import cache
 from zoneinfo import available_timezones
 
 import pycountry
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+#: The longest id (ID_PATTERN): checkpoint slugs, and the server's rule and closure ids.
+ID_MAX_LENGTH = 63
 # RFC 3339 date-time: a date, "T", a time with optional fraction, and a mandatory offset.
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+#: The longest time _RFC3339 admits: 19 characters, a 10-character fraction, a 6-character offset.
+TIME_MAX_LENGTH = 35
+#: The largest revision or feed position: the largest integer every JSON parser reads exactly.
+MAX_INTEGER = 2**53 - 1
+#: Items per list page at most (the ``limit`` parameter's maximum).
+MAX_PAGE = 500
+CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
+CURSOR_MAX_LENGTH = 200
 
 
 class StrictSchema(Schema):
@@ -40,7 +50,13 @@ class Time(fields.AwareDateTime):
     }
 
     def __init__(self, **kwargs):
-        super().__init__(format="iso", default_timezone=None, **kwargs)
+        # The limits _deserialize enforces, stated in the spec (a validator would see a datetime).
+        metadata = {
+            "pattern": _RFC3339.pattern,
+            "maxLength": TIME_MAX_LENGTH,
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(format="iso", default_timezone=None, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str) or not _RFC3339.match(value):
@@ -98,20 +114,98 @@ def country_field(**kwargs) -> fields.String:
     )
 
 
-class ProblemSchema(Schema):
-    """An RFC 9457 problem."""
+def id_field(**kwargs) -> fields.String:
+    """An id: a slug of 2 to 63 characters (ID_PATTERN)."""
+    return fields.String(
+        validate=[
+            validate.Length(2, ID_MAX_LENGTH),
+            validate.Regexp(ID_PATTERN, error="Must match {regex}."),
+        ],
+        **kwargs,
+    )
 
-    type = fields.String(metadata={"description": "A URI identifying the problem type."})
-    title = fields.String(metadata={"description": "A short summary of the problem type."})
-    status = fields.Integer(metadata={"description": "The HTTP status code."})
-    detail = fields.String(metadata={"description": "What went wrong in this occurrence."})
+
+def revision_field(**kwargs) -> fields.Integer:
+    """A revision number: 1 on creation, +1 on every write."""
+    metadata = {"description": "1 on creation, +1 on every write.", **kwargs.pop("metadata", {})}
+    return fields.Integer(validate=validate.Range(1, MAX_INTEGER), metadata=metadata, **kwargs)
+
+
+def cursor_field(**kwargs) -> fields.String:
+    """An opaque, URL-safe page cursor."""
+    return fields.String(
+        validate=[
+            validate.Length(1, CURSOR_MAX_LENGTH),
+            validate.Regexp(CURSOR_PATTERN, error="Not a cursor issued by this API."),
+        ],
+        **kwargs,
+    )
+
+
+#: Limits of a problem body: the renderer (service.api.errors) trims what it sends to them.
+PROBLEM_MAX_DETAIL = 2000
+PROBLEM_MAX_ERRORS = 100
+PROBLEM_MAX_PATH = 200
+PROBLEM_MAX_MESSAGES = 20
+PROBLEM_MAX_MESSAGE = 1000
+
+
+class ResourceRefSchema(StrictSchema):
+    """A revision of a stored resource."""
+
+    type = fields.String(validate=validate.OneOf(["checkpoint", "rule", "closure"]))
+    id = fields.String(validate=validate.Length(2, ID_MAX_LENGTH))
+    revision = revision_field()
+
+
+class ProblemSchema(Schema):
+    """An RFC 9457 problem.
+
+    Beside the members below, a problem may carry further extension members; clients ignore
+    those they do not know.
+    """
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(
+        validate=validate.Length(1, 200),
+        metadata={
+            "description": "A URI identifying the problem type.",
+            "example": "urn:checkpoints:problem:validation",
+        },
+    )
+    title = fields.String(
+        validate=validate.Length(1, 200),
+        metadata={"description": "A short summary of the problem type."},
+    )
+    status = fields.Integer(
+        validate=validate.Range(400, 599), metadata={"description": "The HTTP status code."}
+    )
+    detail = fields.String(
+        validate=validate.Length(0, PROBLEM_MAX_DETAIL),
+        metadata={"description": "What went wrong in this occurrence."},
+    )
     errors = fields.Dict(
-        keys=fields.String(),
-        values=fields.List(fields.String()),
+        keys=fields.String(validate=validate.Length(0, PROBLEM_MAX_PATH)),
+        values=fields.List(
+            fields.String(validate=validate.Length(0, PROBLEM_MAX_MESSAGE)),
+            validate=validate.Length(1, PROBLEM_MAX_MESSAGES),
+        ),
+        validate=validate.Length(max=PROBLEM_MAX_ERRORS),
         metadata={
             "description": "For validation errors: each offending field's dotted path "
-            "(e.g. `location.lat`, `countries.0`) and its messages."
+            f"(e.g. `location.lat`, `countries.0`) and its messages; at most "
+            f"{PROBLEM_MAX_ERRORS} paths."
         },
+    )
+    conflicting = fields.Nested(
+        ResourceRefSchema,
+        metadata={"description": "On a `409` overlap: the rule the write would collide with."},
+    )
+    first_seq = fields.Integer(
+        validate=validate.Range(0, MAX_INTEGER),
+        metadata={"description": "On a `410` from the change feed: the oldest retained `seq`."},
     )
 
 
@@ -120,34 +214,45 @@ class PaginationQuerySchema(StrictSchema):
 
     limit = fields.Integer(
         load_default=100,
-        validate=validate.Range(1, 500),
+        validate=validate.Range(1, MAX_PAGE),
         metadata={"description": "Items per page (1–500)."},
     )
-    cursor = fields.String(
-        validate=validate.Length(1, 200),
-        metadata={
-            "description": "The `next_cursor` of the previous page (opaque).",
-            "pattern": "^[A-Za-z0-9_-]+$",
-        },
+    cursor = cursor_field(
+        metadata={"description": "The `next_cursor` of the previous page (opaque)."}
     )
+
+
+#: The longest token name (``checkpoints token create NAME``): the actor of a write.
+ACTOR_MAX_LENGTH = 63
 
 
 class RevisionSchema(Schema):
     """One revision of a resource's history."""
 
-    revision = fields.Integer(metadata={"description": "1 on creation, +1 on every write."})
+    revision = revision_field()
     action = fields.String(validate=validate.OneOf(["created", "updated", "deleted"]))
     recorded_at = Time(metadata={"description": "When the write was committed."})
-    actor = fields.String(metadata={"description": "The name of the token that wrote it."})
-    data = fields.Dict(
+    actor = fields.String(
+        validate=validate.Length(1, ACTOR_MAX_LENGTH),
+        metadata={"description": "The name of the token that wrote it."},
+    )
+    data = fields.Raw(
         allow_none=True,
-        metadata={"description": "The whole resource as of this revision; null for a deletion."},
+        metadata={
+            "description": "The whole resource as of this revision; null for a deletion.",
+            "anyOf": [
+                {"$ref": "#/components/schemas/Checkpoint"},
+                {"$ref": "#/components/schemas/Rule"},
+                {"$ref": "#/components/schemas/Closure"},
+                {"type": "null"},
+            ],
+        },
     )
 
 
 class RevisionPageSchema(Schema):
-    items = fields.List(fields.Nested(RevisionSchema))
-    next_cursor = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(RevisionSchema), validate=validate.Length(max=MAX_PAGE))
+    next_cursor = cursor_field(allow_none=True)
 
 
 class AsOfQuerySchema(StrictSchema):

@@ -4,12 +4,33 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate
 
-from service.domain import MODES, STATES
-from service.domain.facts import DIRECTIONS, TRAVELLER_CATEGORY_PATTERN, VEHICLE_CATEGORIES
+from service.domain import MODES, REASON_CODES, STATES
+from service.domain.facts import (
+    DIRECTIONS,
+    FACTS,
+    TRAVELLER_CATEGORY_PATTERN,
+    VEHICLE_CATEGORIES,
+)
 
-from .common import ID_PATTERN, PaginationQuerySchema, StrictSchema, Time, country_field
+from .common import (
+    ID_MAX_LENGTH,
+    ID_PATTERN,
+    MAX_PAGE,
+    PaginationQuerySchema,
+    ResourceRefSchema,
+    StrictSchema,
+    Time,
+    country_field,
+    cursor_field,
+    id_field,
+)
 
 MAX_BATCH = 1000
+#: Reasons in one decision at most: one per closure in effect, and closures may overlap.
+MAX_REASONS = 1000
+#: A reason's message may quote a rule's condition in words, which is shorter than the
+#: condition's JSON, itself within a request body (1 MiB).
+MAX_REASON_MESSAGE = 1_100_000
 
 
 def _pattern(regex: str, message: str):
@@ -43,11 +64,7 @@ class StatusQuerySchema(FactsSchema):
 
 
 class DecisionQuerySchema(StatusQuerySchema):
-    checkpoint_id = fields.String(
-        required=True,
-        validate=validate.Length(2, 63),
-        metadata={"pattern": ID_PATTERN, "example": "medininkai"},
-    )
+    checkpoint_id = id_field(required=True, metadata={"example": "medininkai"})
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
 
 
@@ -56,9 +73,9 @@ class AllStatusQuerySchema(PaginationQuerySchema, StatusQuerySchema):
 
 
 class BatchItemSchema(StrictSchema):
-    checkpoint_id = fields.String(
-        required=True, validate=validate.Length(2, 63), metadata={"pattern": ID_PATTERN}
-    )
+    """One query of a batch."""
+
+    checkpoint_id = id_field(required=True, metadata={"example": "medininkai"})
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
     at = Time(metadata={"description": "Default now."})
     facts = fields.Nested(FactsSchema, load_default=dict)
@@ -70,45 +87,64 @@ def _items_are_objects(items) -> None:
 
 
 class BatchSchema(StrictSchema):
+    """The batch as read: each query is checked on its own, so that a bad one is answered
+    with a problem in its place and the others still are."""
+
     queries = fields.List(
-        fields.Raw(metadata={"type": "object"}),
+        fields.Raw(),
         required=True,
         validate=[validate.Length(1, MAX_BATCH), _items_are_objects],
+    )
+
+
+class BatchRequestSchema(StrictSchema):
+    """Up to 1,000 crossings to decide at once."""
+
+    queries = fields.List(
+        fields.Nested(BatchItemSchema),
+        required=True,
+        validate=validate.Length(1, MAX_BATCH),
         metadata={
-            "description": f"1 to {MAX_BATCH} queries, each "
-            "`{checkpoint_id, mode, at?, facts?}`; answered in the same order."
+            "description": f"1 to {MAX_BATCH} queries; answered in the same order. A query "
+            "that is not valid is answered with a problem in its place."
         },
     )
 
 
-class ResourceRefSchema(StrictSchema):
-    type = fields.String(validate=validate.OneOf(["checkpoint", "rule", "closure"]))
-    id = fields.String()
-    revision = fields.Integer()
-
-
 class ReasonSchema(StrictSchema):
-    code = fields.String(
-        metadata={
-            "description": "closure, no_rule, rule, outside_hours, hours_unknown, allowed, "
-            "condition_met, condition_not_met, facts_needed."
-        }
+    code = fields.String(validate=validate.OneOf(REASON_CODES))
+    message = fields.String(
+        validate=validate.Length(1, MAX_REASON_MESSAGE),
+        metadata={"example": "Closed for security until further notice"},
     )
-    message = fields.String()
     resource = fields.Nested(ResourceRefSchema, allow_none=True)
 
 
 class DecisionSchema(StrictSchema):
-    checkpoint_id = fields.String()
+    checkpoint_id = fields.String(
+        validate=validate.Length(2, ID_MAX_LENGTH), metadata={"pattern": ID_PATTERN}
+    )
     mode = fields.String(validate=validate.OneOf(MODES))
     at = Time()
     allowed = fields.Boolean(allow_none=True, metadata={"description": "null = unknown."})
     access = fields.String(
         validate=validate.OneOf(["allowed", "restricted", "prohibited", "unknown"])
     )
-    reasons = fields.List(fields.Nested(ReasonSchema))
-    conditions_text = fields.List(fields.String())
-    missing_facts = fields.List(fields.String())
+    reasons = fields.List(
+        fields.Nested(ReasonSchema),
+        validate=validate.Length(1, MAX_REASONS),
+        metadata={"description": "Why; one per closure when closures shut the mode."},
+    )
+    conditions_text = fields.List(
+        fields.String(validate=validate.Length(1, 1000)),
+        validate=validate.Length(max=50),
+        metadata={"description": "The rule's conditions in words."},
+    )
+    missing_facts = fields.List(
+        fields.String(validate=validate.OneOf(FACTS)),
+        validate=validate.Length(max=len(FACTS)),
+        metadata={"description": "With `allowed: null`: the facts that would decide."},
+    )
     valid_until = Time(
         allow_none=True,
         metadata={
@@ -119,26 +155,157 @@ class DecisionSchema(StrictSchema):
 
 
 class StatusSchema(StrictSchema):
-    checkpoint_id = fields.String()
+    checkpoint_id = fields.String(
+        validate=validate.Length(2, ID_MAX_LENGTH), metadata={"pattern": ID_PATTERN}
+    )
     at = Time()
     state = fields.String(validate=validate.OneOf(STATES))
     modes = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(MODES)), values=fields.Nested(DecisionSchema)
+        keys=fields.String(validate=validate.OneOf(MODES)),
+        values=fields.Nested(DecisionSchema),
+        validate=validate.Length(equal=len(MODES)),
+        metadata={"description": "The decision for each of the four modes."},
     )
-    valid_until = Time(allow_none=True)
+    valid_until = Time(allow_none=True, metadata={"description": "The earliest of the four."})
 
 
 class StatusPageSchema(StrictSchema):
     at = Time()
-    items = fields.List(fields.Nested(StatusSchema))
-    next_cursor = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(StatusSchema), validate=validate.Length(max=MAX_PAGE))
+    next_cursor = cursor_field(
+        allow_none=True, metadata={"description": "Pass as `cursor` for the next page."}
+    )
 
 
 class BatchResultSchema(StrictSchema):
     results = fields.List(
-        fields.Dict(),
+        fields.Raw(
+            metadata={
+                "anyOf": [
+                    {"$ref": "#/components/schemas/Decision"},
+                    {"$ref": "#/components/schemas/Problem"},
+                ]
+            }
+        ),
+        validate=validate.Length(1, MAX_BATCH),
         metadata={
             "description": "One per query, in order: a decision, or a problem object "
             "(with its `status`) for a query that could not be answered."
         },
     )
+
+
+def _decision_example(mode: str, **changes) -> dict:
+    decision = {
+        "checkpoint_id": "medininkai",
+        "mode": mode,
+        "at": "2024-09-01T10:00:00Z",
+        "allowed": True,
+        "access": "allowed",
+        "reasons": [
+            {
+                "code": "allowed",
+                "message": f"{mode.capitalize()} crossing is allowed",
+                "resource": {"type": "rule", "id": f"rule-medininkai-{mode}-2", "revision": 1},
+            }
+        ],
+        "conditions_text": [],
+        "missing_facts": [],
+        "valid_until": None,
+    }
+    return {**decision, **changes}
+
+
+DECISION_EXAMPLE = _decision_example(
+    "vehicle",
+    allowed=None,
+    access="restricted",
+    reasons=[
+        {
+            "code": "facts_needed",
+            "message": "Facts needed (vehicle_registration) for the condition: not (direction is "
+            "entry and vehicle_registration is BY)",
+            "resource": {"type": "rule", "id": "rule-medininkai-vehicle-2", "revision": 2},
+        }
+    ],
+    conditions_text=["Cars registered in Belarus may not enter Lithuania."],
+    missing_facts=["vehicle_registration"],
+    valid_until="2025-04-16T21:00:00Z",
+)
+STATUS_EXAMPLE = {
+    "checkpoint_id": "medininkai",
+    "at": "2024-09-01T10:00:00Z",
+    "state": "restricted",
+    "modes": {
+        "pedestrian": _decision_example(
+            "pedestrian",
+            allowed=False,
+            access="prohibited",
+            reasons=[
+                {
+                    "code": "rule",
+                    "message": "Pedestrian crossing is prohibited",
+                    "resource": {
+                        "type": "rule",
+                        "id": "rule-medininkai-pedestrian-2",
+                        "revision": 1,
+                    },
+                }
+            ],
+        ),
+        "cyclist": _decision_example(
+            "cyclist",
+            allowed=False,
+            access="prohibited",
+            reasons=[
+                {
+                    "code": "rule",
+                    "message": "Cyclist crossing is prohibited",
+                    "resource": {"type": "rule", "id": "rule-medininkai-cyclist-2", "revision": 1},
+                }
+            ],
+        ),
+        "vehicle": DECISION_EXAMPLE,
+        "goods": _decision_example("goods"),
+    },
+    "valid_until": "2025-04-16T21:00:00Z",
+}
+STATUS_PAGE_EXAMPLE = {
+    "at": "2024-09-01T10:00:00Z",
+    "items": [STATUS_EXAMPLE],
+    "next_cursor": "Im1lZGluaW5rYWki",
+}
+BATCH_EXAMPLE = {
+    "queries": [
+        {
+            "checkpoint_id": "medininkai",
+            "mode": "vehicle",
+            "at": "2024-09-01T10:00:00Z",
+            "facts": {"direction": "entry", "vehicle_registration": "BY"},
+        },
+        {"checkpoint_id": "nowhere", "mode": "goods"},
+    ]
+}
+BATCH_RESULT_EXAMPLE = {
+    "results": [
+        {
+            **DECISION_EXAMPLE,
+            "allowed": False,
+            "reasons": [
+                {
+                    "code": "condition_not_met",
+                    "message": "The condition is not met: not (direction is entry and "
+                    "vehicle_registration is BY)",
+                    "resource": {"type": "rule", "id": "rule-medininkai-vehicle-2", "revision": 2},
+                }
+            ],
+            "missing_facts": [],
+        },
+        {
+            "type": "urn:checkpoints:problem:not-found",
+            "title": "Not Found",
+            "status": 404,
+            "detail": "checkpoint 'nowhere' does not exist",
+        },
+    ]
+}

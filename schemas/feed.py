@@ -8,10 +8,15 @@ from service.storage.base import ACTIONS, RESOURCE_TYPES
 
 from .checkpoints import CheckpointSchema
 from .closures import ClosureSchema
-from .common import ID_PATTERN, StrictSchema, Time
+from .common import ACTOR_MAX_LENGTH, ID_MAX_LENGTH, ID_PATTERN, StrictSchema, Time
 from .rules import RuleSchema
 
 MAX_SEQ = 2**53 - 1
+#: A bound for the spec, not a limit the service sets: a snapshot holds every live resource,
+#: and the service is not built for more than this many of a kind.
+MAX_SNAPSHOT_ITEMS = 1_000_000
+#: The largest ``limit`` of a feed page.
+MAX_CHANGES = 1000
 
 
 class FeedFilterSchema(StrictSchema):
@@ -28,7 +33,7 @@ class ChangesQuerySchema(FeedFilterSchema):
         validate=validate.Range(0, MAX_SEQ),
         metadata={"description": "The last `seq` seen (`last_seq` of the previous page)."},
     )
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_CHANGES))
     wait = fields.Integer(
         load_default=0,
         validate=validate.Range(0, 30),
@@ -47,19 +52,27 @@ class ChangeSchema(StrictSchema):
     seq = fields.Integer(validate=validate.Range(1, MAX_SEQ))
     recorded_at = Time()
     resource_type = fields.String(validate=validate.OneOf(RESOURCE_TYPES))
-    resource_id = fields.String()
-    checkpoint_id = fields.String()
+    resource_id = fields.String(validate=validate.Length(2, ID_MAX_LENGTH))
+    checkpoint_id = fields.String(validate=validate.Length(2, ID_MAX_LENGTH))
     revision = fields.Integer(validate=validate.Range(1, MAX_SEQ))
     action = fields.String(validate=validate.OneOf(ACTIONS))
-    actor = fields.String()
-    data = fields.Dict(
+    actor = fields.String(validate=validate.Length(1, ACTOR_MAX_LENGTH))
+    data = fields.Raw(
         allow_none=True,
-        metadata={"description": "The resource as of this revision; null for a deletion."},
+        metadata={
+            "description": "The resource as of this revision; null for a deletion.",
+            "anyOf": [
+                {"$ref": "#/components/schemas/Checkpoint"},
+                {"$ref": "#/components/schemas/Rule"},
+                {"$ref": "#/components/schemas/Closure"},
+                {"type": "null"},
+            ],
+        },
     )
 
 
 class ChangesPageSchema(StrictSchema):
-    changes = fields.List(fields.Nested(ChangeSchema))
+    changes = fields.List(fields.Nested(ChangeSchema), validate=validate.Length(max=MAX_CHANGES))
     last_seq = fields.Integer(
         validate=validate.Range(0, MAX_SEQ),
         metadata={"description": "Pass as `after` next; past events a filter skipped."},
@@ -72,6 +85,10 @@ class SnapshotSchema(StrictSchema):
         validate=validate.Range(0, MAX_SEQ),
         metadata={"description": "Follow the feed with `after` = this to lose nothing."},
     )
-    checkpoints = fields.List(fields.Nested(CheckpointSchema))
-    rules = fields.List(fields.Nested(RuleSchema))
-    closures = fields.List(fields.Nested(ClosureSchema))
+    checkpoints = fields.List(
+        fields.Nested(CheckpointSchema), validate=validate.Length(max=MAX_SNAPSHOT_ITEMS)
+    )
+    rules = fields.List(fields.Nested(RuleSchema), validate=validate.Length(max=MAX_SNAPSHOT_ITEMS))
+    closures = fields.List(
+        fields.Nested(ClosureSchema), validate=validate.Length(max=MAX_SNAPSHOT_ITEMS)
+    )

@@ -7,7 +7,15 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from service.domain import ACCESS, MODES, validate_condition
 
 from .checkpoints import validate_hours
-from .common import PaginationQuerySchema, StrictSchema, Time
+from .common import (
+    ID_MAX_LENGTH,
+    MAX_PAGE,
+    PaginationQuerySchema,
+    StrictSchema,
+    Time,
+    cursor_field,
+    revision_field,
+)
 
 CONDITION_DESCRIPTION = """\
 A condition over the traveller's facts, for `restricted` rules. One of:
@@ -47,8 +55,16 @@ def validate_condition_field(value) -> None:
 class RuleSchema(StrictSchema):
     """What one mode may do at one checkpoint over a period."""
 
-    id = fields.String(dump_only=True, metadata={"description": "Server-assigned, opaque."})
-    checkpoint_id = fields.String(dump_only=True, metadata={"description": "Read-only."})
+    id = fields.String(
+        dump_only=True,
+        validate=validate.Length(2, ID_MAX_LENGTH),
+        metadata={"description": "Server-assigned, opaque.", "example": "rule-3f9a1c2b7d4e5a60"},
+    )
+    checkpoint_id = fields.String(
+        dump_only=True,
+        validate=validate.Length(2, ID_MAX_LENGTH),
+        metadata={"description": "Read-only.", "example": "medininkai"},
+    )
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
     access = fields.String(
         required=True,
@@ -101,7 +117,7 @@ class RuleSchema(StrictSchema):
         allow_none=True, load_default=None, dump_default=None, validate=validate.Length(max=4000)
     )
     source = fields.Nested(SourceSchema, allow_none=True, load_default=None, dump_default=None)
-    revision = fields.Integer(dump_only=True)
+    revision = revision_field(dump_only=True)
     created_at = Time(dump_only=True)
     updated_at = Time(dump_only=True)
 
@@ -136,10 +152,32 @@ RULE_EXAMPLE = {
 
 
 class RulePageSchema(StrictSchema):
-    items = fields.List(fields.Nested(RuleSchema))
-    next_cursor = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(RuleSchema), validate=validate.Length(max=MAX_PAGE))
+    next_cursor = cursor_field(
+        allow_none=True, metadata={"description": "Pass as `cursor` for the next page."}
+    )
 
 
 class RuleListQuerySchema(PaginationQuerySchema):
     mode = fields.String(validate=validate.OneOf(MODES))
     at = Time(metadata={"description": "Only rules in force at this time (RFC 3339)."})
+
+
+#: A rule as the API answers it (times in UTC).
+RULE_READ_EXAMPLE = {
+    "id": "rule-3f9a1c2b7d4e5a60",
+    "checkpoint_id": "medininkai",
+    **RULE_EXAMPLE,
+    "opening_hours": None,
+    "valid_from": "2024-08-15T21:00:00Z",
+    "note": None,
+    "source": {
+        "authority": "Government of the Republic of Lithuania",
+        "reference": None,
+        "url": None,
+    },
+    "revision": 1,
+    "created_at": "2024-08-14T12:00:00Z",
+    "updated_at": "2024-08-14T12:00:00Z",
+}
+RULE_PAGE_EXAMPLE = {"items": [RULE_READ_EXAMPLE], "next_cursor": None}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
+
 from service.cli import render_openapi
 from tests.conftest import ROOT
 
@@ -48,3 +50,145 @@ def test_problem_responses_are_problem_json():
     for name, response in spec["components"]["responses"].items():
         if "content" in response:
             assert list(response["content"]) == ["application/problem+json"], name
+
+
+def _validator(spec: dict, schema: dict) -> jsonschema.Draft202012Validator:
+    """A validator for ``schema`` whose references resolve in the whole document."""
+    return jsonschema.Draft202012Validator(
+        {**schema, "components": spec["components"]},
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def test_every_example_is_valid_against_its_schema():
+    spec = json.loads(render_openapi())
+    checked = 0
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            contents = [operation.get("requestBody", {}).get("content", {})]
+            contents += [r.get("content", {}) for r in operation["responses"].values()]
+            for content in contents:
+                for media_type, media in content.items():
+                    if "example" not in media:
+                        continue
+                    errors = list(_validator(spec, media["schema"]).iter_errors(media["example"]))
+                    assert not errors, f"{method} {path} {media_type}: {errors[0].message}"
+                    checked += 1
+    assert checked >= 20
+
+
+def _operation_schema(spec: dict, path: str, method: str, status: int) -> dict:
+    response = spec["paths"][path][method]["responses"][str(status)]
+    if "$ref" in response:
+        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    (media,) = response["content"].values()
+    return media["schema"]
+
+
+def test_real_answers_are_what_the_spec_says(client, editor, admin):
+    """Answers of the main operations, errors included, validate against their schemas."""
+    from schemas.closures import CLOSURE_EXAMPLE
+    from schemas.decisions import BATCH_EXAMPLE
+    from schemas.rules import RULE_EXAMPLE
+    from tests.conftest import CHECKPOINT
+
+    spec = json.loads(render_openapi())
+    created = client.post("/v1/checkpoints", json=CHECKPOINT, headers=editor)
+    rule = client.post("/v1/checkpoints/medininkai/rules", json=RULE_EXAMPLE, headers=editor)
+    closure = client.post(
+        "/v1/checkpoints/medininkai/closures", json=CLOSURE_EXAMPLE, headers=editor
+    )
+    rule_id, closure_id = rule.get_json()["id"], closure.get_json()["id"]
+    etag = client.get("/v1/checkpoints/medininkai").headers["ETag"]
+    at = "at=2025-11-01T00:00:00Z"
+    calls = [
+        ("/v1/checkpoints", "post", 201, created),
+        ("/v1/checkpoints/{checkpoint_id}/rules", "post", 201, rule),
+        ("/v1/checkpoints/{checkpoint_id}/closures", "post", 201, closure),
+        ("/v1/checkpoints", "get", 200, client.get("/v1/checkpoints?limit=1")),
+        ("/v1/checkpoints/{checkpoint_id}", "get", 200, client.get("/v1/checkpoints/medininkai")),
+        ("/v1/rules/{rule_id}", "get", 200, client.get(f"/v1/rules/{rule_id}")),
+        ("/v1/closures/{closure_id}", "get", 200, client.get(f"/v1/closures/{closure_id}")),
+        ("/v1/closures", "get", 200, client.get("/v1/closures")),
+        (
+            "/v1/checkpoints/{checkpoint_id}/revisions",
+            "get",
+            200,
+            client.get("/v1/checkpoints/medininkai/revisions"),
+        ),
+        (
+            "/v1/rules/{rule_id}/revisions/{number}",
+            "get",
+            200,
+            client.get(f"/v1/rules/{rule_id}/revisions/1"),
+        ),
+        (
+            "/v1/decisions",
+            "get",
+            200,
+            client.get(f"/v1/decisions?checkpoint_id=medininkai&mode=vehicle&{at}"),
+        ),
+        ("/v1/decisions", "post", 200, client.post("/v1/decisions", json=BATCH_EXAMPLE)),
+        (
+            "/v1/checkpoints/{checkpoint_id}/status",
+            "get",
+            200,
+            client.get(f"/v1/checkpoints/medininkai/status?{at}"),
+        ),
+        ("/v1/status", "get", 200, client.get(f"/v1/status?{at}")),
+        ("/v1/changes", "get", 200, client.get("/v1/changes")),
+        ("/v1/snapshot", "get", 200, client.get("/v1/snapshot")),
+        ("/v1/checkpoints", "post", 401, client.post("/v1/checkpoints", json=CHECKPOINT)),
+        (
+            "/v1/checkpoints",
+            "post",
+            422,
+            client.post("/v1/checkpoints", json={"id": "X", "x" * 300: 1}, headers=editor),
+        ),
+        (
+            "/v1/checkpoints/{checkpoint_id}",
+            "delete",
+            403,
+            client.delete("/v1/checkpoints/medininkai", headers={**editor, "If-Match": etag}),
+        ),
+        (
+            "/v1/checkpoints/{checkpoint_id}",
+            "delete",
+            412,
+            client.delete("/v1/checkpoints/medininkai", headers={**admin, "If-Match": '"0-x"'}),
+        ),
+        (
+            "/v1/checkpoints/{checkpoint_id}/rules",
+            "post",
+            409,
+            client.post("/v1/checkpoints/medininkai/rules", json=RULE_EXAMPLE, headers=editor),
+        ),
+    ]
+    for path, method, status, response in calls:
+        assert response.status_code == status, (path, method, response.get_json())
+        schema = _operation_schema(spec, path, method, status)
+        errors = list(_validator(spec, schema).iter_errors(response.get_json()))
+        assert not errors, f"{method} {path} {status}: {errors[0].message}"
+        documented = spec["paths"][path][method]["responses"][str(status)]
+        if "$ref" in documented:
+            documented = spec["components"]["responses"][documented["$ref"].rsplit("/", 1)[-1]]
+        for header in documented.get("headers", {}):
+            # Link only while there is a next page; Retry-After only on some conflicts.
+            if header not in {"Link", "Retry-After"}:
+                assert header in response.headers, (path, status, header)
+
+
+def test_a_problem_stays_within_its_limits(client, editor):
+    from schemas.common import PROBLEM_MAX_ERRORS, PROBLEM_MAX_PATH
+
+    body = {f"unknown_{index}_" + "x" * 500: index for index in range(300)}
+    response = client.post("/v1/checkpoints", json=body, headers=editor)
+    problem = response.get_json()
+    assert response.status_code == 422
+    assert len(problem["errors"]) == PROBLEM_MAX_ERRORS
+    assert all(len(path) <= PROBLEM_MAX_PATH for path in problem["errors"])
+    spec = json.loads(render_openapi())
+    errors = list(_validator(spec, {"$ref": "#/components/schemas/Problem"}).iter_errors(problem))
+    assert not errors, errors[0].message

@@ -5,13 +5,16 @@ from __future__ import annotations
 import http
 
 import flask_smorest
+from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter, resolver
 from flask import Flask, redirect
 from flask_smorest.utils import prepare_response
 from flask_swagger_ui import get_swaggerui_blueprint
+from marshmallow import fields
 
 from schemas.common import ProblemSchema
 
-from . import bodies, errors
+from . import bodies, cors, errors, hygiene
+from .blueprint import BoundedString
 from .errors import PROBLEM_JSON
 
 API_DESCRIPTION = """\
@@ -22,7 +25,103 @@ conditional on the revision the writer read (`If-Match`).
 
 Reads are public. Writes need `Authorization: Bearer <token>`. Every error is
 `application/problem+json` (RFC 9457). Times are RFC 3339 and come back in UTC with `Z`.
+
+Browsers: reads (`GET`, `HEAD`, the event stream and `POST /v1/decisions`) answer every origin
+(CORS, `Access-Control-Allow-Origin: *`); writes answer only the origins the operator lists.
+No cookies are read, so no credentials mode is needed. JSON answers of 1 KiB or more to
+reads are gzip-compressed when the request has `Accept-Encoding: gzip` (their `ETag` then
+names the compressed form); a checkpoint, rule or closure itself is never re-encoded, so its
+`ETag` is always the one `If-Match` compares. There is no rate limiting (never a `429`).
 """
+
+
+#: Response headers, declared once; operations refer to them by name (blueprint.headers).
+HEADERS = {
+    "ETag": {
+        "description": "The strong entity tag of what was answered: for a checkpoint, rule or "
+        "closure, of its revision (send it back in `If-Match` to write, in `If-None-Match` to "
+        "revalidate).",
+        "schema": {"type": "string", "maxLength": 100, "example": '"3-5f2a9c1e"'},
+    },
+    "Location": {
+        "description": "The URL of the resource just created.",
+        "schema": {"type": "string", "format": "uri-reference", "maxLength": 2000},
+    },
+    "Link": {
+        "description": 'While there is a next page: `<URL of the next page>; rel="next"`.',
+        "schema": {"type": "string", "maxLength": 16384},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 3600, "example": 1},
+    },
+    "Cache-Control": {
+        "description": "`public, max-age=N`: N is bounded by the answer's `valid_until` (for "
+        "answers about now) and by the server's ceiling.",
+        "schema": {"type": "string", "maxLength": 100, "example": "public, max-age=60"},
+    },
+    "WWW-Authenticate": {
+        "description": "The `Bearer` challenge (RFC 6750).",
+        "schema": {"type": "string", "maxLength": 200, "example": 'Bearer realm="checkpoints"'},
+    },
+}
+#: The headers each response component carries (errors: besides their problem body).
+_RESPONSE_HEADERS = {
+    http.HTTPStatus.NOT_MODIFIED: ("ETag",),
+    http.HTTPStatus.UNAUTHORIZED: ("WWW-Authenticate",),
+    http.HTTPStatus.PRECONDITION_FAILED: ("ETag",),
+    http.HTTPStatus.CONFLICT: ("Retry-After",),
+    http.HTTPStatus.SERVICE_UNAVAILABLE: ("Retry-After",),
+}
+_RESPONSE_DESCRIPTIONS = {
+    http.HTTPStatus.NOT_MODIFIED: "`If-None-Match` matches: what the client has is current.",
+    http.HTTPStatus.BAD_REQUEST: "The body is not valid JSON (on the event stream: "
+    "`Last-Event-ID` is not a seq).",
+    http.HTTPStatus.UNAUTHORIZED: "No token, or the token is unknown or revoked.",
+    http.HTTPStatus.FORBIDDEN: "The token's role does not allow this write.",
+    http.HTTPStatus.CONFLICT: "The write collides with the stored state (an id that exists, an "
+    "overlapping rule) or with a request still running under the same `Idempotency-Key` "
+    "(then with `Retry-After`).",
+    http.HTTPStatus.PRECONDITION_FAILED: "`If-Match` does not match the current revision; the "
+    "current `ETag` is sent.",
+    http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "The body is larger than the server accepts "
+    "(1 MiB unless configured otherwise).",
+    http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "The body is not JSON.",
+    http.HTTPStatus.UNPROCESSABLE_ENTITY: "A parameter or a field is not valid; `errors` names "
+    "each by its dotted path.",
+    http.HTTPStatus.PRECONDITION_REQUIRED: "This write needs `If-Match`.",
+    http.HTTPStatus.SERVICE_UNAVAILABLE: "Storage is unavailable, or the server holds as many "
+    "waiting requests as it can; retry after `Retry-After` seconds.",
+}
+
+
+def _dict_length(converter, field, ret, **kwargs) -> dict:
+    """A Length validator on a Dict bounds its number of keys: min/maxProperties, not
+    min/maxLength (which apispec writes for any field that is not a list)."""
+    if isinstance(field, fields.Dict):
+        for length, properties in (("minLength", "minProperties"), ("maxLength", "maxProperties")):
+            if length in ret:
+                ret[properties] = ret.pop(length)
+    return {}
+
+
+class _Converter(OpenAPIConverter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_attribute_function(_dict_length)
+
+
+class _MarshmallowPlugin(MarshmallowPlugin):
+    Converter = _Converter
+
+    def __init__(self):
+        super().__init__(schema_name_resolver=_schema_name)
+
+
+def _schema_name(schema) -> str:
+    """``Checkpoint`` for CheckpointSchema; ``CheckpointPatch`` for its merge-patch form (every
+    field optional)."""
+    return resolver(schema) + ("Patch" if getattr(schema, "partial", None) is True else "")
 
 
 class Api(flask_smorest.Api):
@@ -34,12 +133,22 @@ class Api(flask_smorest.Api):
         return errors.handle_http_exception(error)
 
     def _register_responses(self):
+        for name, header in HEADERS.items():
+            self.spec.components.header(name, header)
+        # A problem may carry extension members (RFC 9457): open, but bounded.
+        self.spec.components.schema("Problem", {"maxProperties": 16}, schema=ProblemSchema)
         for status in http.HTTPStatus:
-            response = {"description": status.phrase}
+            response = {"description": _RESPONSE_DESCRIPTIONS.get(status, status.phrase)}
             if status >= 400:
                 response["schema"] = ProblemSchema
                 prepare_response(response, self.spec, PROBLEM_JSON)
+            if status in _RESPONSE_HEADERS:
+                response["headers"] = {name: name for name in _RESPONSE_HEADERS[status]}
             self.spec.components.response(status.name, response, lazy=True)
+
+    def _register_pagination_header(self):
+        # Lists page by cursor with a Link header; flask-smorest's X-Pagination is not used.
+        pass
 
 
 def init_app(app: Flask) -> Api:
@@ -56,8 +165,14 @@ def init_app(app: Flask) -> Api:
             "info": {
                 "description": API_DESCRIPTION,
                 "license": {"name": "MIT", "identifier": "MIT"},
+                "contact": {
+                    "name": "The operators of this deployment",
+                    "url": app.config["CHECKPOINTS"].public_url,
+                },
             },
-            "servers": [{"url": app.config["CHECKPOINTS"].public_url}],
+            "servers": [
+                {"url": app.config["CHECKPOINTS"].public_url, "description": "This deployment."}
+            ],
             "components": {
                 "securitySchemes": {
                     "bearerAuth": {
@@ -69,7 +184,10 @@ def init_app(app: Flask) -> Api:
             },
         },
     )
-    api = Api(app)
+    # Path segments are bounded (every id is at most 63 characters): longer ones are a 404.
+    app.url_map.converters["default"] = app.url_map.converters["string"] = BoundedString
+    api = Api(app, spec_kwargs={"marshmallow_plugin": _MarshmallowPlugin()})
+    cors.init_app(app)
     errors.init_app(app)
     bodies.init_app(app)
     api.register_blueprint(health.blp)
@@ -80,7 +198,18 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(feed.blp)
     waiting.init_app(app)
 
-    docs = get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "Checkpoints API"})
+    docs = get_swaggerui_blueprint(
+        "/docs",
+        "/openapi.json",
+        # Nothing in the page depends on the request (its inline script has one hash for the
+        # Content-Security-Policy), and nothing is fetched from elsewhere (no validator badge).
+        config={
+            "app_name": "Checkpoints API",
+            "oauth2RedirectUrl": "/docs/oauth2-redirect.html",
+            "validatorUrl": None,
+        },
+    )
     app.register_blueprint(docs, url_prefix="/docs")
     app.add_url_rule("/docs", "docs_redirect", lambda: redirect("/docs/", 308), strict_slashes=True)
+    hygiene.init_app(app)
     return api

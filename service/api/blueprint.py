@@ -1,5 +1,6 @@
 """The project's Blueprint: query arguments reject unknown parameters, and each operation
-declares its id, its error responses and whether it needs a token, in one decorator."""
+declares its id, its error responses and whether it needs a token, in one decorator; path
+segments and response headers are declared here once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,22 @@ from collections.abc import Callable
 import flask_smorest
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
+from werkzeug.routing import UnicodeConverter
+
+from schemas.common import ID_MAX_LENGTH
+
+
+class BoundedString(UnicodeConverter):
+    """The default path converter, with a bound: a segment longer than any id is a 404, and
+    the spec states the bound (``maxLength``) of every path parameter."""
+
+    def __init__(self, map, minlength: int = 1, maxlength: int = ID_MAX_LENGTH, length=None):
+        super().__init__(map, minlength=minlength, maxlength=maxlength, length=length)
+
+
+def headers(*names: str) -> dict[str, str]:
+    """Response headers by name: each is a component declared once (``service.api.HEADERS``)."""
+    return {name: name for name in names}
 
 
 class _StrictParser(FlaskParser):

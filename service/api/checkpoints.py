@@ -6,6 +6,8 @@ from flask.views import MethodView
 
 from schemas.checkpoints import (
     CHECKPOINT_EXAMPLE,
+    CHECKPOINT_PAGE_EXAMPLE,
+    CHECKPOINT_READ_EXAMPLE,
     CheckpointItemQuerySchema,
     CheckpointListQuerySchema,
     CheckpointPageSchema,
@@ -14,7 +16,7 @@ from schemas.checkpoints import (
 from service.storage import CheckpointFilter
 
 from .auth import require_role
-from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint
+from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
 from .bodies import read_json_object
 from .decisions import current_states
 from .pagination import decode_cursor, page_body
@@ -44,7 +46,9 @@ _schema = CheckpointSchema()
 @blp.route("")
 class Checkpoints(MethodView):
     @blp.arguments(CheckpointListQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, CheckpointPageSchema)
+    @blp.response(
+        200, CheckpointPageSchema, headers=headers("Link"), example=CHECKPOINT_PAGE_EXAMPLE
+    )
     @blp.operation("listCheckpoints", errors=(422,))
     def get(self, limit, cursor=None, country=None, kind=None, q=None, state=None):
         """List checkpoints.
@@ -67,10 +71,8 @@ class Checkpoints(MethodView):
     @blp.response(
         201,
         CheckpointSchema,
-        headers={
-            "ETag": {"schema": {"type": "string"}},
-            "Location": {"schema": {"type": "string"}},
-        },
+        headers=headers("ETag", "Location"),
+        example={**CHECKPOINT_READ_EXAMPLE, "revision": 1},
     )
     @blp.doc(**body_doc(CheckpointSchema, CHECKPOINT_EXAMPLE))
     @blp.operation("createCheckpoint", errors=(*WRITE_ERRORS, 409), write=True)
@@ -96,7 +98,7 @@ class Checkpoints(MethodView):
 @blp.route("/<checkpoint_id>")
 class Checkpoint(MethodView):
     @blp.arguments(CheckpointItemQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, CheckpointSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.response(200, CheckpointSchema, headers=headers("ETag"), example=CHECKPOINT_READ_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getCheckpoint", errors=(404, 422))
     def get(self, checkpoint_id, as_of=None):
@@ -107,7 +109,7 @@ class Checkpoint(MethodView):
         """
         return get_item("checkpoint", checkpoint_id, as_of=as_of)
 
-    @blp.response(200, CheckpointSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.response(200, CheckpointSchema, headers=headers("ETag"))
     @blp.doc(**body_doc(CheckpointSchema, CHECKPOINT_EXAMPLE))
     @blp.operation("replaceCheckpoint", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS), write=True)
     def put(self, checkpoint_id):
@@ -126,7 +128,7 @@ class Checkpoint(MethodView):
             pinned={"id": checkpoint_id},
         )
 
-    @blp.response(200, CheckpointSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.response(200, CheckpointSchema, headers=headers("ETag"))
     @blp.doc(**body_doc(CheckpointSchema, {"opening_hours": "Mo-Fr 08:00-20:00"}, patch=True))
     @blp.operation("patchCheckpoint", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS), write=True)
     def patch(self, checkpoint_id):

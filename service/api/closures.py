@@ -6,6 +6,8 @@ from flask.views import MethodView
 
 from schemas.closures import (
     CLOSURE_EXAMPLE,
+    CLOSURE_PAGE_EXAMPLE,
+    CLOSURE_READ_EXAMPLE,
     AllClosuresQuerySchema,
     ClosureListQuerySchema,
     ClosurePageSchema,
@@ -14,7 +16,7 @@ from schemas.closures import (
 from service.storage import ClosureFilter
 
 from .auth import require_role
-from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint
+from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
 from .pagination import page_body
 from .resources import (
     body_doc,
@@ -36,7 +38,7 @@ blp = Blueprint(
     "overlap; an extended or lifted closure is a new revision of the same closure.",
 )
 _schema = ClosureSchema()
-ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The revision's strong ETag."}}
+ETAG = headers("ETag")
 
 
 def _list(cursor, limit, **filters):
@@ -52,7 +54,7 @@ def _list(cursor, limit, **filters):
 @blp.route("/checkpoints/<checkpoint_id>/closures")
 class CheckpointClosures(MethodView):
     @blp.arguments(ClosureListQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, ClosurePageSchema)
+    @blp.response(200, ClosurePageSchema, headers=headers("Link"), example=CLOSURE_PAGE_EXAMPLE)
     @blp.operation("listCheckpointClosures", errors=(404, 422))
     def get(self, checkpoint_id, limit, cursor=None, **filters):
         """A checkpoint's closure history.
@@ -62,9 +64,11 @@ class CheckpointClosures(MethodView):
         """
         return _list(cursor, limit, checkpoint_id=checkpoint_id, **filters)
 
-    @blp.response(201, ClosureSchema, headers={**ETAG, "Location": {"schema": {"type": "string"}}})
+    @blp.response(
+        201, ClosureSchema, headers=headers("ETag", "Location"), example=CLOSURE_READ_EXAMPLE
+    )
     @blp.doc(**body_doc(ClosureSchema, CLOSURE_EXAMPLE))
-    @blp.operation("createClosure", errors=(*WRITE_ERRORS, 404), write=True)
+    @blp.operation("createClosure", errors=(*WRITE_ERRORS, 404, 409), write=True)
     def post(self, checkpoint_id):
         """Create a closure."""
         actor = require_role("editor")
@@ -81,7 +85,7 @@ class CheckpointClosures(MethodView):
 @blp.route("/closures")
 class Closures(MethodView):
     @blp.arguments(AllClosuresQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, ClosurePageSchema)
+    @blp.response(200, ClosurePageSchema, headers=headers("Link"), example=CLOSURE_PAGE_EXAMPLE)
     @blp.operation("listClosures", errors=(422,))
     def get(self, limit, cursor=None, **filters):
         """Every checkpoint's closures.
@@ -93,7 +97,7 @@ class Closures(MethodView):
 
 @blp.route("/closures/<closure_id>")
 class Closure(MethodView):
-    @blp.response(200, ClosureSchema, headers=ETAG)
+    @blp.response(200, ClosureSchema, headers=ETAG, example=CLOSURE_READ_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getClosure", errors=(404,))
     def get(self, closure_id):

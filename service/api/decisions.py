@@ -15,8 +15,14 @@ from flask.views import MethodView
 from marshmallow import ValidationError
 
 from schemas.decisions import (
+    BATCH_EXAMPLE,
+    BATCH_RESULT_EXAMPLE,
+    DECISION_EXAMPLE,
+    STATUS_EXAMPLE,
+    STATUS_PAGE_EXAMPLE,
     AllStatusQuerySchema,
     BatchItemSchema,
+    BatchRequestSchema,
     BatchResultSchema,
     BatchSchema,
     DecisionQuerySchema,
@@ -28,7 +34,7 @@ from schemas.decisions import (
 from service.domain import MODES, Checkpoint, Closure, Decision, Rule, decide, derive_state
 from service.storage import DecisionInput, NotFound
 
-from .blueprint import Blueprint
+from .blueprint import Blueprint, headers
 from .bodies import read_json_object
 from .errors import Problem, flatten_errors
 from .etags import not_modified
@@ -48,13 +54,7 @@ FACTS = (
     "vehicle_category",
     "traveller_category",
 )
-CACHE_HEADERS = {
-    "ETag": {"schema": {"type": "string"}},
-    "Cache-Control": {
-        "schema": {"type": "string"},
-        "description": "`max-age` bounded by `valid_until` and by the server's ceiling.",
-    },
-}
+CACHE_HEADERS = headers("ETag", "Cache-Control")
 
 
 def _time(value: str | None) -> datetime | None:
@@ -160,7 +160,7 @@ def _decision(checkpoint_id: str, mode: str, at: datetime, facts: dict[str, str]
 @blp.route("/decisions")
 class Decisions(MethodView):
     @blp.arguments(DecisionQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, DecisionSchema, headers=CACHE_HEADERS)
+    @blp.response(200, DecisionSchema, headers=CACHE_HEADERS, example=DECISION_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getDecision", errors=(404, 422))
     def get(self, checkpoint_id, mode, at=None, **facts):
@@ -177,24 +177,12 @@ class Decisions(MethodView):
         body = decision.to_dict()
         return _cacheable(body, decision.valid_until, at_given, body)
 
-    @blp.response(200, BatchResultSchema)
+    @blp.response(200, BatchResultSchema, example=BATCH_RESULT_EXAMPLE)
     @blp.doc(
         requestBody={
             "required": True,
             "content": {
-                "application/json": {
-                    "schema": BatchSchema,
-                    "example": {
-                        "queries": [
-                            {
-                                "checkpoint_id": "medininkai",
-                                "mode": "vehicle",
-                                "at": "2024-09-01T10:00:00Z",
-                                "facts": {"direction": "entry", "vehicle_registration": "BY"},
-                            }
-                        ]
-                    },
-                }
+                "application/json": {"schema": BatchRequestSchema, "example": BATCH_EXAMPLE}
             },
         }
     )
@@ -252,7 +240,7 @@ class Decisions(MethodView):
 @blp.route("/checkpoints/<checkpoint_id>/status")
 class CheckpointStatus(MethodView):
     @blp.arguments(StatusQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, StatusSchema, headers=CACHE_HEADERS)
+    @blp.response(200, StatusSchema, headers=CACHE_HEADERS, example=STATUS_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getCheckpointStatus", errors=(404, 422))
     def get(self, checkpoint_id, at=None, **facts):
@@ -272,7 +260,12 @@ class CheckpointStatus(MethodView):
 @blp.route("/status")
 class AllStatus(MethodView):
     @blp.arguments(AllStatusQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, StatusPageSchema, headers=CACHE_HEADERS)
+    @blp.response(
+        200,
+        StatusPageSchema,
+        headers=headers("ETag", "Cache-Control", "Link"),
+        example=STATUS_PAGE_EXAMPLE,
+    )
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("listStatus", errors=(422,))
     def get(self, limit, cursor=None, at=None, country=None, **facts):

@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
+import schemas.common as limits
 from service import storage
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,10 @@ class Problem(Exception):
             "type": _TYPE_PREFIX + self.kind if self.kind else "about:blank",
             "title": self.title or HTTP_STATUS_CODES.get(self.status, "Error"),
             "status": self.status,
-            "detail": self.detail,
+            "detail": _trim(self.detail, limits.PROBLEM_MAX_DETAIL),
         }
         if self.errors:
-            body["errors"] = self.errors
+            body["errors"] = _bounded_errors(self.errors)
         body.update(self.extra)
         return body
 
@@ -63,6 +64,25 @@ class Problem(Exception):
         for name, value in self.headers.items():
             response.headers[name] = value
         return response
+
+
+def _trim(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bounded_errors(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """The first paths and messages, within the limits the spec states (a body of unknown
+    fields can name thousands, and a field name can be long)."""
+    bounded: dict[str, list[str]] = {}
+    for path, messages in errors.items():
+        if len(bounded) == limits.PROBLEM_MAX_ERRORS:
+            break
+        key = _trim(path, limits.PROBLEM_MAX_PATH)
+        kept = bounded.setdefault(key, [])
+        for message in messages:
+            if len(kept) < limits.PROBLEM_MAX_MESSAGES:
+                kept.append(_trim(str(message), limits.PROBLEM_MAX_MESSAGE))
+    return bounded
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from service.storage import SchemaNotReady
 
@@ -15,7 +15,7 @@ blp = Blueprint("health", __name__, description="Probes for load balancers and o
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"example": "ok"})
+    status = fields.String(validate=validate.OneOf(["ok", "ready"]), metadata={"example": "ok"})
 
 
 @blp.route("/healthz")

@@ -260,6 +260,7 @@ def page_after(cursor: str | None) -> list | None:
 
 def body_doc(schema: type[Schema], example: dict, *, patch: bool = False) -> dict:
     """The OpenAPI ``requestBody`` of a create, replace or merge-patch."""
-    content = {"schema": schema, "example": example}
+    # A merge patch carries only what changes: the same schema, every field optional.
+    content = {"schema": schema(partial=True) if patch else schema, "example": example}
     types = ["application/merge-patch+json", "application/json"] if patch else ["application/json"]
     return {"requestBody": {"required": True, "content": dict.fromkeys(types, content)}}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from schemas.common import PaginationQuerySchema, RevisionPageSchema, RevisionSchema
+from schemas.common import MAX_INTEGER, PaginationQuerySchema, RevisionPageSchema, RevisionSchema
 
-from .blueprint import Blueprint
+from .blueprint import Blueprint, headers
 from .pagination import decode_cursor, page_body
 from .resources import store
 
@@ -17,7 +17,7 @@ def add_revision_routes(blp: Blueprint, resource_type: str, id_param: str, *, pr
 
     class RevisionList(MethodView):
         @blp.arguments(PaginationQuerySchema, location="query", as_kwargs=True)
-        @blp.response(200, RevisionPageSchema)
+        @blp.response(200, RevisionPageSchema, headers=headers("Link"))
         @blp.operation(f"list{resource_type.capitalize()}Revisions", errors=(404, 422))
         def get(self, limit, cursor=None, **ids):
             """Its revisions, oldest first (deletions included)."""
@@ -44,4 +44,6 @@ def add_revision_routes(blp: Blueprint, resource_type: str, id_param: str, *, pr
     RevisionList.__name__ = f"{plural}RevisionList"
     RevisionItem.__name__ = f"{plural}RevisionItem"
     blp.route(f"{prefix}/<{id_param}>/revisions")(RevisionList)
-    blp.route(f"{prefix}/<{id_param}>/revisions/<int(signed=False):number>")(RevisionItem)
+    blp.route(f"{prefix}/<{id_param}>/revisions/<int(min=1, max={MAX_INTEGER}):number>")(
+        RevisionItem
+    )

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from schemas.rules import RULE_EXAMPLE, RuleListQuerySchema, RulePageSchema, RuleSchema
+from schemas.rules import (
+    RULE_EXAMPLE,
+    RULE_PAGE_EXAMPLE,
+    RULE_READ_EXAMPLE,
+    RuleListQuerySchema,
+    RulePageSchema,
+    RuleSchema,
+)
 from service.storage import RuleFilter
 
 from .auth import require_role
-from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint
+from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
 from .pagination import page_body
 from .resources import (
     body_doc,
@@ -30,13 +37,13 @@ blp = Blueprint(
     "over a period. Rules of one checkpoint and mode never overlap in time.",
 )
 _schema = RuleSchema()
-ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The revision's strong ETag."}}
+ETAG = headers("ETag")
 
 
 @blp.route("/checkpoints/<checkpoint_id>/rules")
 class CheckpointRules(MethodView):
     @blp.arguments(RuleListQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, RulePageSchema)
+    @blp.response(200, RulePageSchema, headers=headers("Link"), example=RULE_PAGE_EXAMPLE)
     @blp.operation("listRules", errors=(404, 422))
     def get(self, checkpoint_id, limit, cursor=None, mode=None, at=None):
         """List a checkpoint's rules.
@@ -50,7 +57,7 @@ class CheckpointRules(MethodView):
         )
         return page_body(page.items, page.next_after)
 
-    @blp.response(201, RuleSchema, headers={**ETAG, "Location": {"schema": {"type": "string"}}})
+    @blp.response(201, RuleSchema, headers=headers("ETag", "Location"), example=RULE_READ_EXAMPLE)
     @blp.doc(**body_doc(RuleSchema, RULE_EXAMPLE))
     @blp.operation("createRule", errors=(*WRITE_ERRORS, 404, 409), write=True)
     def post(self, checkpoint_id):
@@ -67,7 +74,7 @@ class CheckpointRules(MethodView):
 
 @blp.route("/rules/<rule_id>")
 class Rule(MethodView):
-    @blp.response(200, RuleSchema, headers=ETAG)
+    @blp.response(200, RuleSchema, headers=ETAG, example=RULE_READ_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getRule", errors=(404,))
     def get(self, rule_id):
