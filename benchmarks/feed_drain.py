@@ -11,13 +11,17 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import requests
 
+# Run as a script: the repository (for the service) and this folder (for _load) importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmarks._server import Gunicorn
+from _load import CONFIGURED, Server
+
 from service.storage import open_store
 
 PAGES = 40
@@ -92,8 +96,9 @@ def main() -> None:
             print(
                 f"filled {depth:>9,} events in {time.perf_counter() - started:5.1f} s", flush=True
             )
-            with Gunicorn(url, workers=1) as server:
-                rates[depth] = drain_rate(server.url, depth)
+            one_worker = replace(CONFIGURED, env={"WEB_CONCURRENCY": "1"})
+            with Server(one_worker, url, Path(scratch)) as server:
+                rates[depth] = drain_rate(f"http://127.0.0.1:{server.port}", depth)
     print()
     print("| feed depth | events/s drained (limit=1000) |")
     print("|---:|---:|")
