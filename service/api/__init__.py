@@ -153,7 +153,7 @@ class Api(flask_smorest.Api):
 
 def init_app(app: Flask) -> Api:
     """Wire the API into ``app``: configuration, blueprints, error handlers and docs."""
-    from . import checkpoints, closures, decisions, feed, health, rules, waiting
+    from . import checkpoints, closures, decisions, feed, health, metrics, rules, waiting
 
     app.config.update(
         API_TITLE="Checkpoints API",
@@ -212,4 +212,5 @@ def init_app(app: Flask) -> Api:
     app.register_blueprint(docs, url_prefix="/docs")
     app.add_url_rule("/docs", "docs_redirect", lambda: redirect("/docs/", 308), strict_slashes=True)
     hygiene.init_app(app)
+    metrics.init_app(app)
     return api
