@@ -22,19 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _load import CONFIGURED, Server
 
+from schemas.checkpoints import CHECKPOINT_EXAMPLE
 from service.storage import open_store
 
 PAGES = 40
 RESOURCE = {
-    "id": "medininkai",
-    "name": "Medininkai",
-    "local_names": {"lt": "Medininkai", "be": "Каменны Лог"},
-    "countries": ["LT", "BY"],
-    "counterpart": "Kamenny Log",
-    "kind": "road",
-    "location": {"lat": 54.538, "lon": 25.655},
-    "timezone": "Europe/Vilnius",
-    "opening_hours": "24/7",
+    **CHECKPOINT_EXAMPLE,
     "revision": 1,
     "created_at": "2025-01-01T00:00:00.000000Z",
     "updated_at": "2025-01-01T00:00:00.000000Z",
