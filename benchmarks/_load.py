@@ -50,7 +50,7 @@ class Setup:
     nginx: bool = False
 
 
-#: gunicorn's own defaults with three sync workers and no proxy: the baseline of issue 5
+#: gunicorn's own defaults with three sync workers and no proxy: the baseline
 #: (an empty configuration file, or gunicorn would read ./gunicorn.conf.py).
 PLAIN_SYNC = Setup(
     "sync x3 (plain default)", ["-c", "/dev/null", "-k", "sync", "-w", "3", "service:create_app()"]

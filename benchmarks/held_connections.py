@@ -1,4 +1,4 @@
-"""Decision requests while 50 SSE streams and 50 long-polls are held open (issue 4).
+"""Decision requests while 50 SSE streams and 50 long-polls are held open.
 
 Run from the repository root: ``python benchmarks/held_connections.py`` (under a minute). On
 the example data, served by gunicorn.conf.py as in production, a closed loop of decision

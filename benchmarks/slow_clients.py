@@ -10,7 +10,7 @@ about 2 minutes). For each setup, in one run on loopback:
    response (one request every 0.5 s each), 64 that send their request one byte every 100 ms
    (slowloris) and 50 open SSE streams; the normal clients' throughput as a ratio of alone
    (alone is measured before and after, and averaged), and their p99;
-3. issue 5's table: 64 clients that each send one request per connection and close it 0, 5
+3. closing late: 64 clients that each send one request per connection and close it 0, 5
    or 20 ms after reading the answer, requests per second.
 
 Ratios are against the baseline in the same run; absolute numbers depend on the machine.
@@ -136,7 +136,7 @@ def main() -> int:
     ]
     print(table(headers, rows))
 
-    print("\nissue 5: 64 clients, one request per connection, closing after the answer:")
+    print("\n64 clients, one request per connection, closing after the answer:")
     rows = [
         [f"{delay * 1000:.0f} ms", *(f"{r['closing'][delay]:,.0f}" for r in results.values())]
         for delay in DELAYS

@@ -1,7 +1,8 @@
 """The crossing decision: may this mode cross this checkpoint at this instant, and why.
 
-decide() follows API.md section 4, first match wins: closure, no rule, prohibiting rule,
-opening hours, then the rule's access and condition. derive_state() sums up four decisions.
+decide() follows the API contract's precedence, first match wins: closure, no rule,
+prohibiting rule, opening hours, then the rule's access and condition. derive_state() sums up
+four decisions.
 """
 
 from __future__ import annotations

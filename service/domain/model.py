@@ -188,7 +188,7 @@ class Decision:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The decision's JSON shape (API.md section 4)."""
+        """The decision's JSON shape, as the API returns it."""
         return {
             "checkpoint_id": self.checkpoint_id,
             "mode": self.mode,

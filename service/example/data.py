@@ -1,9 +1,10 @@
 """The bundled example: the six Lithuania–Belarus road border points and their 2023–2025
 timeline (operating country LT, neighbour BY, zone Europe/Vilnius).
 
-The facts come from /work/shared/reference/lt-by-border-points.md. Where that reference is
-silent the data guesses, and says "illustrative" in the rule's ``note`` or the closure's
-``description``. Locations are approximate (possibly several km off).
+The facts come from public reports (the Lithuanian Ministry of the Interior, the Lithuanian
+Government, the press). Where they are silent the data guesses, and says "illustrative" in
+the rule's ``note`` or the closure's ``description``. Locations are approximate (possibly
+several km off).
 
 Every write belongs to a ``Step`` dated by its announcement; the steps are in that order, and
 within a step a rule is always shortened before the rule that follows it is created (rules of

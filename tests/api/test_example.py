@@ -1,6 +1,5 @@
 """The bundled example: the six Lithuania–Belarus points and their 2023–2025 timeline, asked
-through HTTP at dated instants and compared with the reference
-(/work/shared/reference/lt-by-border-points.md).
+through HTTP at dated instants and compared with the published facts it encodes.
 
 The example is loaded once per module into one database file; every test only reads it.
 """
