@@ -192,3 +192,21 @@ def test_a_problem_stays_within_its_limits(client, editor):
     spec = json.loads(render_openapi())
     errors = list(_validator(spec, {"$ref": "#/components/schemas/Problem"}).iter_errors(problem))
     assert not errors, errors[0].message
+
+
+def test_request_headers_are_documented_as_parameters():
+    spec = json.loads(render_openapi())
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            headers = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
+            where = f"{method.upper()} {path}"
+            if method in {"put", "patch", "delete"}:
+                assert headers["If-Match"]["required"] is True, where
+            if method == "post" and path != "/v1/decisions":
+                assert "Idempotency-Key" in headers, where
+            if "304" in operation["responses"]:
+                assert "If-None-Match" in headers, where
+    stream = spec["paths"]["/v1/changes/stream"]["get"]["parameters"]
+    assert any(p["name"] == "Last-Event-ID" for p in stream)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http
 from collections.abc import Callable
+from copy import deepcopy
 
 import flask_smorest
 from marshmallow import RAISE
@@ -41,18 +42,60 @@ WRITE_ERRORS = (400, 401, 403, 413, 415, 422)
 CONDITIONAL_ERRORS = (404, 412, 428)
 
 
+#: Request headers an operation may read, as OpenAPI header parameters.
+REQUEST_HEADERS = {
+    "If-Match": {
+        "required": True,
+        "description": "The ETag of the revision this write is based on (strong comparison; "
+        "`*` for any). Missing: `428`; not the current revision: `412`.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 1000},
+    },
+    "If-None-Match": {
+        "description": "ETags the client holds (weak comparison): `304` when one matches.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 1000},
+    },
+    "Idempotency-Key": {
+        "description": "A key unique to this create: a retry with the same key and body "
+        "within 24 h replays the first response and writes nothing; the same key with "
+        "another body is a `422`; a retry while the first is running is a `409`.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    },
+    "Last-Event-ID": {
+        "description": "Resume after this `seq` (browsers send it on reconnect).",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,16}$", "maxLength": 16},
+    },
+}
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = _StrictParser()
 
     def operation(
-        self, operation_id: str, *, errors: tuple[int, ...] = (), write: bool = False
+        self,
+        operation_id: str,
+        *,
+        errors: tuple[int, ...] = (),
+        write: bool = False,
+        request_headers: tuple[str, ...] = (),
     ) -> Callable:
-        """Document an operation: its id, its problem responses and its security."""
+        """Document an operation: its id, its problem responses, its security and the
+        request headers it reads (a conditional write, one answering 428, reads If-Match)."""
+        names = [*request_headers]
+        if 428 in errors:
+            names.insert(0, "If-Match")
 
         def decorator(func: Callable) -> Callable:
             codes = sorted(set(errors) | set(COMMON_ERRORS))
             for code in reversed(codes):
                 func = self.alt_response(code, http.HTTPStatus(code).name)(func)
+            if names:
+                # Beside the arguments' own parameters (a plain ``doc(parameters=...)`` would
+                # replace them).
+                func._apidoc = deepcopy(getattr(func, "_apidoc", {}))
+                func._apidoc.setdefault("arguments", {}).setdefault("parameters", []).extend(
+                    {"in": "header", "name": name, **deepcopy(REQUEST_HEADERS[name])}
+                    for name in names
+                )
             doc: dict = {"operationId": operation_id}
             doc["security"] = [{"bearerAuth": []}] if write else []
             return self.doc(**doc)(func)

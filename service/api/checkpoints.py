@@ -75,7 +75,12 @@ class Checkpoints(MethodView):
         example={**CHECKPOINT_READ_EXAMPLE, "revision": 1},
     )
     @blp.doc(**body_doc(CheckpointSchema, CHECKPOINT_EXAMPLE))
-    @blp.operation("createCheckpoint", errors=(*WRITE_ERRORS, 409), write=True)
+    @blp.operation(
+        "createCheckpoint",
+        errors=(*WRITE_ERRORS, 409),
+        write=True,
+        request_headers=("Idempotency-Key",),
+    )
     def post(self):
         """Create a checkpoint.
 
@@ -100,7 +105,7 @@ class Checkpoint(MethodView):
     @blp.arguments(CheckpointItemQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, CheckpointSchema, headers=headers("ETag"), example=CHECKPOINT_READ_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
-    @blp.operation("getCheckpoint", errors=(404, 422))
+    @blp.operation("getCheckpoint", errors=(404, 422), request_headers=("If-None-Match",))
     def get(self, checkpoint_id, as_of=None):
         """Get a checkpoint.
 

@@ -68,7 +68,12 @@ class CheckpointClosures(MethodView):
         201, ClosureSchema, headers=headers("ETag", "Location"), example=CLOSURE_READ_EXAMPLE
     )
     @blp.doc(**body_doc(ClosureSchema, CLOSURE_EXAMPLE))
-    @blp.operation("createClosure", errors=(*WRITE_ERRORS, 404, 409), write=True)
+    @blp.operation(
+        "createClosure",
+        errors=(*WRITE_ERRORS, 404, 409),
+        write=True,
+        request_headers=("Idempotency-Key",),
+    )
     def post(self, checkpoint_id):
         """Create a closure."""
         actor = require_role("editor")
@@ -99,7 +104,7 @@ class Closures(MethodView):
 class Closure(MethodView):
     @blp.response(200, ClosureSchema, headers=ETAG, example=CLOSURE_READ_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
-    @blp.operation("getClosure", errors=(404,))
+    @blp.operation("getClosure", errors=(404,), request_headers=("If-None-Match",))
     def get(self, closure_id):
         """Get a closure."""
         return get_item("closure", closure_id)

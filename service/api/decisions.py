@@ -162,7 +162,7 @@ class Decisions(MethodView):
     @blp.arguments(DecisionQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, DecisionSchema, headers=CACHE_HEADERS, example=DECISION_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
-    @blp.operation("getDecision", errors=(404, 422))
+    @blp.operation("getDecision", errors=(404, 422), request_headers=("If-None-Match",))
     def get(self, checkpoint_id, mode, at=None, **facts):
         """Decide one crossing.
 
@@ -242,7 +242,7 @@ class CheckpointStatus(MethodView):
     @blp.arguments(StatusQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, StatusSchema, headers=CACHE_HEADERS, example=STATUS_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
-    @blp.operation("getCheckpointStatus", errors=(404, 422))
+    @blp.operation("getCheckpointStatus", errors=(404, 422), request_headers=("If-None-Match",))
     def get(self, checkpoint_id, at=None, **facts):
         """A checkpoint's status: the four modes' decisions and the derived state.
 
@@ -267,7 +267,7 @@ class AllStatus(MethodView):
         example=STATUS_PAGE_EXAMPLE,
     )
     @blp.alt_response(304, "NOT_MODIFIED")
-    @blp.operation("listStatus", errors=(422,))
+    @blp.operation("listStatus", errors=(422,), request_headers=("If-None-Match",))
     def get(self, limit, cursor=None, at=None, country=None, **facts):
         """Every checkpoint's status (ordered by id, paginated)."""
         at_given = at is not None

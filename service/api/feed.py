@@ -75,7 +75,7 @@ class ChangeStream(MethodView):
         content_type="text/event-stream",
     )
     @blp.alt_response(410, "GONE")
-    @blp.operation("streamChanges", errors=(400, 422))
+    @blp.operation("streamChanges", errors=(400, 422), request_headers=("Last-Event-ID",))
     def get(self, after=None, resource_type=None, checkpoint_id=None):
         """Follow the change feed as Server-Sent Events.
 

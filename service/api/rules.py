@@ -59,7 +59,12 @@ class CheckpointRules(MethodView):
 
     @blp.response(201, RuleSchema, headers=headers("ETag", "Location"), example=RULE_READ_EXAMPLE)
     @blp.doc(**body_doc(RuleSchema, RULE_EXAMPLE))
-    @blp.operation("createRule", errors=(*WRITE_ERRORS, 404, 409), write=True)
+    @blp.operation(
+        "createRule",
+        errors=(*WRITE_ERRORS, 404, 409),
+        write=True,
+        request_headers=("Idempotency-Key",),
+    )
     def post(self, checkpoint_id):
         """Create a rule.
 
@@ -76,7 +81,7 @@ class CheckpointRules(MethodView):
 class Rule(MethodView):
     @blp.response(200, RuleSchema, headers=ETAG, example=RULE_READ_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
-    @blp.operation("getRule", errors=(404,))
+    @blp.operation("getRule", errors=(404,), request_headers=("If-None-Match",))
     def get(self, rule_id):
         """Get a rule."""
         return get_item("rule", rule_id)
