@@ -57,13 +57,13 @@ class Checkpoints(MethodView):
         counterpart, ignoring case and diacritics; `state` is the derived state now (see
         `getCheckpointStatus`).
         """
-        after = decode_cursor(cursor)
+        after = decode_cursor(cursor, str)
         ids = None
         if state is not None:
             ids = frozenset(i for i, s in current_states(country).items() if s == state)
         page = store().list_checkpoints(
             filters=CheckpointFilter(country=country, kind=kind, q=q, ids=ids),
-            after=after if isinstance(after, str) else None,
+            after=after,
             limit=limit,
         )
         return page_body(page.items, page.next_after)

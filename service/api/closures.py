@@ -17,13 +17,12 @@ from service.storage import ClosureFilter
 
 from .auth import require_role
 from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
-from .pagination import page_body
+from .pagination import decode_cursor, page_body
 from .resources import (
     body_doc,
     create_child,
     delete_item,
     get_item,
-    page_after,
     replace_child,
     store,
     time_key,
@@ -46,7 +45,7 @@ def _list(cursor, limit, **filters):
         k: time_key(v) if k in {"active_at", "start", "end"} else v for k, v in filters.items()
     }
     page = store().list_closures(
-        filters=ClosureFilter(**filters), after=page_after(cursor), limit=limit
+        filters=ClosureFilter(**filters), after=decode_cursor(cursor, "pair"), limit=limit
     )
     return page_body(page.items, page.next_after)
 

@@ -31,7 +31,16 @@ from schemas.decisions import (
     StatusQuerySchema,
     StatusSchema,
 )
-from service.domain import MODES, Checkpoint, Closure, Decision, Rule, decide, derive_state
+from service.domain import (
+    FACTS,
+    MODES,
+    Checkpoint,
+    Closure,
+    Decision,
+    Rule,
+    decide,
+    derive_state,
+)
 from service.storage import DecisionInput, NotFound
 
 from .blueprint import Blueprint, headers
@@ -46,13 +55,6 @@ blp = Blueprint(
     __name__,
     url_prefix="/v1",
     description="May this mode cross here at this time — and until when does the answer hold?",
-)
-FACTS = (
-    "direction",
-    "nationality",
-    "vehicle_registration",
-    "vehicle_category",
-    "traveller_category",
 )
 CACHE_HEADERS = headers("ETag", "Cache-Control")
 
@@ -272,11 +274,11 @@ class AllStatus(MethodView):
         """Every checkpoint's status (ordered by id, paginated)."""
         at_given = at is not None
         at = at or datetime.now(UTC)
-        after = decode_cursor(cursor)
+        after = decode_cursor(cursor, str)
         items = [
             item
             for item in store().decision_inputs(country=country)
-            if not isinstance(after, str) or item.checkpoint["id"] > after
+            if after is None or item.checkpoint["id"] > after
         ]
         page = [status(item, at, _facts(facts)) for item in items[:limit]]
         next_key = page[-1]["checkpoint_id"] if len(items) > limit else None

@@ -17,20 +17,36 @@ def encode_cursor(key: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> Any:
-    """The key a cursor stands for; 422 when it is not one of ours."""
+def _is_pair(key: Any) -> bool:
+    return isinstance(key, list) and len(key) == 2 and all(isinstance(x, str) for x in key)
+
+
+#: The key shapes cursors carry: an id (str), a revision number (int), or (time, id).
+KEY_SHAPES = {
+    str: lambda key: isinstance(key, str),
+    int: lambda key: isinstance(key, int) and not isinstance(key, bool) and key >= 0,
+    "pair": _is_pair,
+}
+
+
+def decode_cursor(cursor: str | None, shape: Any) -> Any:
+    """The key a cursor stands for (None without a cursor); 422 when it is not one this API
+    issued for this list (undecodable, or a key of another shape)."""
     if cursor is None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError) as exc:
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        key = None
+    if key is None or not KEY_SHAPES[shape](key):
         raise Problem(
             422,
             "The cursor is not valid; pass next_cursor from a previous page unchanged.",
             kind="validation",
             errors={"cursor": ["Not a cursor issued by this API."]},
-        ) from exc
+        )
+    return key
 
 
 def page_body(items: list[Any], next_key: Any | None) -> tuple[dict[str, Any], dict[str, str]]:

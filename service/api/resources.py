@@ -17,7 +17,6 @@ from . import idempotency
 from .bodies import read_json_object
 from .errors import Problem, flatten_errors
 from .etags import expected_revision, not_modified, quoted, record_etag
-from .pagination import decode_cursor
 
 
 def store() -> Store:
@@ -241,21 +240,6 @@ def replace_child(resource_type: str, resource_id: str, schema: Schema, *, actor
 def time_key(moment) -> str | None:
     """A parsed query time as a storage timestamp."""
     return None if moment is None else to_stamp(moment)
-
-
-def page_after(cursor: str | None) -> list | None:
-    """The (time, id) key a list cursor stands for."""
-    after = decode_cursor(cursor)
-    if after is None:
-        return None
-    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(x, str) for x in after)):
-        raise Problem(
-            422,
-            "The cursor is not valid.",
-            kind="validation",
-            errors={"cursor": ["Not a cursor issued by this API."]},
-        )
-    return after
 
 
 def body_doc(schema: type[Schema], example: dict, *, patch: bool = False) -> dict:

@@ -21,9 +21,7 @@ def add_revision_routes(blp: Blueprint, resource_type: str, id_param: str, *, pr
         @blp.operation(f"list{resource_type.capitalize()}Revisions", errors=(404, 422))
         def get(self, limit, cursor=None, **ids):
             """Its revisions, oldest first (deletions included)."""
-            after = decode_cursor(cursor) or 0
-            if not isinstance(after, int):
-                after = 0
+            after = decode_cursor(cursor, int) or 0
             page = store().revisions(
                 resource_type=resource_type, resource_id=ids[id_param], after=after, limit=limit
             )

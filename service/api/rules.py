@@ -16,13 +16,12 @@ from service.storage import RuleFilter
 
 from .auth import require_role
 from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
-from .pagination import page_body
+from .pagination import decode_cursor, page_body
 from .resources import (
     body_doc,
     create_child,
     delete_item,
     get_item,
-    page_after,
     replace_child,
     store,
     time_key,
@@ -52,7 +51,7 @@ class CheckpointRules(MethodView):
         """
         page = store().list_rules(
             filters=RuleFilter(checkpoint_id=checkpoint_id, mode=mode, at=time_key(at)),
-            after=page_after(cursor),
+            after=decode_cursor(cursor, "pair"),
             limit=limit,
         )
         return page_body(page.items, page.next_after)

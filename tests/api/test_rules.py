@@ -242,3 +242,23 @@ def test_deleting_a_checkpoint_removes_its_rules_and_closures_with_tombstones(
         ("checkpoint", "deleted"),
     ]
     assert len({e["recorded_at"] for e in events[-3:]}) == 1  # one transaction
+
+
+def test_a_cursor_of_another_list_is_422(client, editor, checkpoint):
+    for i in range(3):
+        post_rule(
+            client,
+            editor,
+            mode=("pedestrian", "cyclist", "goods")[i],
+            access="allowed",
+            condition=None,
+        )
+    rules_cursor = client.get("/v1/checkpoints/medininkai/rules?limit=1").get_json()["next_cursor"]
+    client.post("/v1/checkpoints", json={**CHECKPOINT, "id": "kena"}, headers=editor)
+    points_cursor = client.get("/v1/checkpoints?limit=1").get_json()["next_cursor"]
+    assert rules_cursor and points_cursor
+    assert_problem(client.get(f"/v1/checkpoints?cursor={rules_cursor}"), 422)
+    assert_problem(client.get(f"/v1/status?cursor={rules_cursor}"), 422)
+    assert_problem(client.get(f"/v1/checkpoints/medininkai/rules?cursor={points_cursor}"), 422)
+    assert_problem(client.get(f"/v1/checkpoints/medininkai/revisions?cursor={points_cursor}"), 422)
+    assert client.get(f"/v1/checkpoints?cursor={points_cursor}").status_code == 200
