@@ -320,52 +320,19 @@ class SQLiteStore(Store):
                 "created_at": created_at or recorded_at,
                 "updated_at": recorded_at,
             }
-            columns = {
-                "id": resource_id,
-                "revision": revision,
-                "live": 1,
-                "created_at": resource["created_at"],
-                "updated_at": recorded_at,
+        self._apply_event(
+            conn,
+            {
+                "seq": last_seq + 1,
+                "recorded_at": recorded_at,
+                "resource_type": kind.name,
+                "resource_id": resource_id,
                 "checkpoint_id": checkpoint_id,
-                "data": _dumps(resource),
-                **kind.columns(resource),
-            }
-            names = ", ".join(columns)
-            marks = ", ".join("?" for _ in columns)
-            conn.execute(
-                f"INSERT OR REPLACE INTO {kind.table} ({names}) VALUES ({marks})",
-                list(columns.values()),
-            )
-        else:
-            conn.execute(
-                f"UPDATE {kind.table} SET revision = ?, live = 0, updated_at = ? WHERE id = ?",
-                [revision, recorded_at, resource_id],
-            )
-        data = None if resource is None else _dumps(resource)
-        conn.execute(
-            "INSERT INTO revisions (resource_type, resource_id, revision, action, actor, "
-            "recorded_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [kind.name, resource_id, revision, action, actor, recorded_at, data],
-        )
-        seq = last_seq + 1
-        conn.execute(
-            "INSERT INTO changes (seq, recorded_at, resource_type, resource_id, checkpoint_id, "
-            "revision, action, actor, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                seq,
-                recorded_at,
-                kind.name,
-                resource_id,
-                checkpoint_id,
-                revision,
-                action,
-                actor,
-                data,
-            ],
-        )
-        conn.execute(
-            "UPDATE feed_state SET last_seq = ?, last_recorded_at = ? WHERE id = 1",
-            [seq, recorded_at],
+                "revision": revision,
+                "action": action,
+                "actor": actor,
+                "data": resource,
+            },
         )
         return resource
 
@@ -457,17 +424,7 @@ class SQLiteStore(Store):
             revision, _, current = self._live_head(conn, kind, resource_id, expected_revision)
             if kind.name == "checkpoint":
                 self._delete_children(conn, resource_id, actor)
-            self._record(
-                conn,
-                kind=kind,
-                resource_id=resource_id,
-                revision=revision + 1,
-                action="deleted",
-                actor=actor,
-                fields=None,
-                created_at=None,
-                checkpoint_id=kind.checkpoint_id(current),
-            )
+            self._tombstone(conn, kind, resource_id, revision, actor, kind.checkpoint_id(current))
 
     def _check_invariants(
         self, conn: sqlite3.Connection, kind: Kind, resource_id: str, data: Mapping[str, Any]
@@ -515,17 +472,29 @@ class SQLiteStore(Store):
                 [checkpoint_id],
             ).fetchall()
             for child_id, revision in rows:
-                self._record(
-                    conn,
-                    kind=kind,
-                    resource_id=child_id,
-                    revision=revision + 1,
-                    action="deleted",
-                    actor=actor,
-                    fields=None,
-                    created_at=None,
-                    checkpoint_id=checkpoint_id,
-                )
+                self._tombstone(conn, kind, child_id, revision, actor, checkpoint_id)
+
+    def _tombstone(
+        self,
+        conn: sqlite3.Connection,
+        kind: Kind,
+        resource_id: str,
+        revision: int,
+        actor: str,
+        checkpoint_id: str,
+    ) -> None:
+        """The deletion revision after ``revision``."""
+        self._record(
+            conn,
+            kind=kind,
+            resource_id=resource_id,
+            revision=revision + 1,
+            action="deleted",
+            actor=actor,
+            fields=None,
+            created_at=None,
+            checkpoint_id=checkpoint_id,
+        )
 
     def revisions(self, *, resource_type: str, resource_id: str, after: int, limit: int) -> Page:
         rows = (
@@ -815,54 +784,52 @@ class SQLiteStore(Store):
             for event in changes:
                 if event["seq"] <= position:
                     continue  # applied already
-                kind = KINDS[event["resource_type"]]
-                head = self._head(conn, kind, event["resource_id"])
-                if head is None or head[0] < event["revision"]:
-                    if event["data"] is None:
-                        conn.execute(
-                            f"UPDATE {kind.table} SET revision = ?, live = 0, updated_at = ? "
-                            "WHERE id = ?",
-                            [event["revision"], event["recorded_at"], event["resource_id"]],
-                        )
-                    else:
-                        self._put_state(conn, kind, event["data"])
-                data = None if event["data"] is None else _dumps(event["data"])
-                conn.execute(
-                    "INSERT OR IGNORE INTO revisions (resource_type, resource_id, revision, "
-                    "action, actor, recorded_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        event["resource_type"],
-                        event["resource_id"],
-                        event["revision"],
-                        event["action"],
-                        event["actor"],
-                        event["recorded_at"],
-                        data,
-                    ],
-                )
-                conn.execute(
-                    f"INSERT OR IGNORE INTO changes ({_CHANGE_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        event["seq"],
-                        event["recorded_at"],
-                        event["resource_type"],
-                        event["resource_id"],
-                        event["checkpoint_id"],
-                        event["revision"],
-                        event["action"],
-                        event["actor"],
-                        data,
-                    ],
-                )
-                conn.execute(
-                    "UPDATE feed_state SET last_seq = MAX(last_seq, ?), "
-                    "last_recorded_at = MAX(last_recorded_at, ?) WHERE id = 1",
-                    [event["seq"], event["recorded_at"]],
-                )
+                self._apply_event(conn, event, mirrored=True)
                 position = event["seq"]
             self._set_position(conn, source, position)
         return position
+
+    def _apply_event(
+        self, conn: sqlite3.Connection, event: Mapping[str, Any], *, mirrored: bool = False
+    ) -> None:
+        """Write one event: the resource's new state (or its tombstone), its revision row and
+        the feed row. Local writes and a mirror's copies of a source's events both come here;
+        a mirror keeps history rows it already has and never moves a resource backwards."""
+        kind = KINDS[event["resource_type"]]
+        resource = event["data"]
+        head = self._head(conn, kind, event["resource_id"]) if mirrored else None
+        if head is None or head[0] < event["revision"]:
+            if resource is not None:
+                self._put_state(conn, kind, resource)
+            else:
+                conn.execute(
+                    f"UPDATE {kind.table} SET revision = ?, live = 0, updated_at = ? WHERE id = ?",
+                    [event["revision"], event["recorded_at"], event["resource_id"]],
+                )
+        data = None if resource is None else _dumps(resource)
+        insert = "INSERT OR IGNORE" if mirrored else "INSERT"
+        conn.execute(
+            f"{insert} INTO revisions (resource_type, resource_id, revision, action, actor, "
+            "recorded_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                kind.name,
+                event["resource_id"],
+                event["revision"],
+                event["action"],
+                event["actor"],
+                event["recorded_at"],
+                data,
+            ],
+        )
+        conn.execute(
+            f"{insert} INTO changes ({_CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*(event[name] for name in _CHANGE_NAMES[:-1]), data],
+        )
+        conn.execute(
+            "UPDATE feed_state SET last_seq = MAX(last_seq, ?), "
+            "last_recorded_at = MAX(last_recorded_at, ?) WHERE id = 1",
+            [event["seq"], event["recorded_at"]],
+        )
 
     def _put_state(self, conn: sqlite3.Connection, kind: Kind, resource: dict[str, Any]) -> None:
         columns = {
