@@ -7,13 +7,13 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from service.domain import CLOSURE_REASONS, MODES
 
 from .common import (
-    ID_MAX_LENGTH,
     MAX_PAGE,
     PaginationQuerySchema,
     StrictSchema,
     Time,
     country_field,
     cursor_field,
+    owned_ids,
     revision_field,
 )
 from .rules import SourceSchema
@@ -22,16 +22,7 @@ from .rules import SourceSchema
 class ClosureSchema(StrictSchema):
     """A period in which a checkpoint, or some of its modes, is shut."""
 
-    id = fields.String(
-        dump_only=True,
-        validate=validate.Length(2, ID_MAX_LENGTH),
-        metadata={"description": "Server-assigned, opaque.", "example": "closure-3f9a1c2b7d4e5a60"},
-    )
-    checkpoint_id = fields.String(
-        dump_only=True,
-        validate=validate.Length(2, ID_MAX_LENGTH),
-        metadata={"description": "Read-only.", "example": "medininkai"},
-    )
+    id, checkpoint_id = owned_ids("closure")
     modes = fields.List(
         fields.String(validate=validate.OneOf(MODES)),
         load_default=lambda: list(MODES),

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from functools import cache
 from zoneinfo import available_timezones
 
-import pycountry
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+from service.domain.facts import validate_country_code
+from service.domain.model import format_time
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 #: The longest id (ID_PATTERN): checkpoint slugs, and the server's rule and closure ids.
@@ -30,14 +32,6 @@ class StrictSchema(Schema):
 
     class Meta:
         unknown = RAISE
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with ``Z``; a fraction only when there is one."""
-    moment = moment.astimezone(UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Time(fields.AwareDateTime):
@@ -84,15 +78,11 @@ class Time(fields.AwareDateTime):
         return format_time(value)
 
 
-@cache
-def _country_codes() -> frozenset[str]:
-    return frozenset(country.alpha_2 for country in pycountry.countries)
-
-
 def validate_country(code: str) -> None:
-    """Raise unless ``code`` is an ISO 3166-1 alpha-2 code."""
-    if code not in _country_codes():
-        raise ValidationError("Not an ISO 3166-1 alpha-2 country code (e.g. LT).")
+    """Raise unless ``code`` is an ISO 3166-1 alpha-2 code (the domain's rule)."""
+    message = validate_country_code(code)
+    if message:
+        raise ValidationError(message)
 
 
 @cache
@@ -122,6 +112,25 @@ def id_field(**kwargs) -> fields.String:
             validate.Regexp(ID_PATTERN, error="Must match {regex}."),
         ],
         **kwargs,
+    )
+
+
+def owned_ids(resource_type: str) -> tuple[fields.String, fields.String]:
+    """The read-only ``id`` and ``checkpoint_id`` of a rule or closure."""
+    return (
+        fields.String(
+            dump_only=True,
+            validate=validate.Length(2, ID_MAX_LENGTH),
+            metadata={
+                "description": "Server-assigned, opaque.",
+                "example": f"{resource_type}-3f9a1c2b7d4e5a60",
+            },
+        ),
+        fields.String(
+            dump_only=True,
+            validate=validate.Length(2, ID_MAX_LENGTH),
+            metadata={"description": "Read-only.", "example": "medininkai"},
+        ),
     )
 
 
@@ -253,9 +262,3 @@ class RevisionSchema(Schema):
 class RevisionPageSchema(Schema):
     items = fields.List(fields.Nested(RevisionSchema), validate=validate.Length(max=MAX_PAGE))
     next_cursor = cursor_field(allow_none=True)
-
-
-class AsOfQuerySchema(StrictSchema):
-    as_of = Time(
-        metadata={"description": "Give the resource as it was recorded at this time (RFC 3339)."}
-    )

@@ -8,12 +8,12 @@ from service.domain import ACCESS, MODES, validate_condition
 
 from .checkpoints import validate_hours
 from .common import (
-    ID_MAX_LENGTH,
     MAX_PAGE,
     PaginationQuerySchema,
     StrictSchema,
     Time,
     cursor_field,
+    owned_ids,
     revision_field,
 )
 
@@ -55,16 +55,7 @@ def validate_condition_field(value) -> None:
 class RuleSchema(StrictSchema):
     """What one mode may do at one checkpoint over a period."""
 
-    id = fields.String(
-        dump_only=True,
-        validate=validate.Length(2, ID_MAX_LENGTH),
-        metadata={"description": "Server-assigned, opaque.", "example": "rule-3f9a1c2b7d4e5a60"},
-    )
-    checkpoint_id = fields.String(
-        dump_only=True,
-        validate=validate.Length(2, ID_MAX_LENGTH),
-        metadata={"description": "Read-only.", "example": "medininkai"},
-    )
+    id, checkpoint_id = owned_ids("rule")
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
     access = fields.String(
         required=True,
