@@ -5,6 +5,7 @@ asyncio sockets. Loopback only; every loop is bounded by a deadline."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -135,17 +136,24 @@ class Server:
                 start_new_session=True,  # its own process group: nothing outlives stop()
             )
         )
-        if self.setup.nginx:
-            self._start_nginx(upstream)
-        deadline = time.monotonic() + 30
+        try:
+            if self.setup.nginx:
+                self._start_nginx(upstream)
+            self._wait_until_ready(deadline=time.monotonic() + 60)
+        except BaseException:
+            self.stop()  # nothing this start began outlives it
+            raise
+        return self
+
+    def _wait_until_ready(self, *, deadline: float) -> None:
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.processes):
                 raise RuntimeError(f"server exited: see {self.folder}")
             try:
                 if get_status("/readyz", self.port) == 200:
-                    return self
-            except OSError:
-                pass
+                    return
+            except (OSError, IndexError, ValueError):
+                pass  # not listening yet, reset, or too slow: try again until the deadline
             time.sleep(0.1)
         raise RuntimeError("server did not become ready")
 
@@ -169,11 +177,11 @@ class Server:
             if process.poll() is None:
                 process.send_signal(signal.SIGQUIT)
         for process in self.processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)  # workers left behind, if any
+            process.wait()
 
     def __enter__(self) -> Server:
         return self.start()

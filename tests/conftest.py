@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -90,8 +92,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Every Server started in this test session; any still running at its end is killed.
+_LIVE: set[Server] = set()
+
+
+def wait_until_ready(url: str, *, deadline: float, alive=lambda: True, probe_timeout=5.0) -> None:
+    """Poll ``url`` until it answers 200. Any transient error (refused connection, reset,
+    read timeout, a 503 while workers boot) is retried until ``deadline`` (a monotonic time);
+    ``alive()`` returning False ends the wait at once."""
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError("the server exited before it was ready")
+        try:
+            status = requests.get(url, timeout=probe_timeout).status_code
+            if status == 200:
+                return
+            last = f"HTTP {status}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} was not ready before the deadline (last: {last})")
+
+
 class Server:
-    """A real gunicorn serving the app from ``gunicorn.conf.py``."""
+    """A real gunicorn serving the app from ``gunicorn.conf.py``, in a process group of its
+    own. ``stop()`` ends the whole group, and a failed ``start()`` stops what it started, so
+    no server outlives its test; use it as a context manager or from a fixture."""
+
+    #: How long gunicorn may take to answer /readyz with 200 (a loaded CI machine is slow).
+    READY_SECONDS = 60.0
 
     def __init__(self, database_url: str, *, workers: int = 3, extra_env: dict | None = None):
         self.port = free_port()
@@ -104,9 +134,11 @@ class Server:
             **(extra_env or {}),
         }
         self.log = None
+        self.log_path: Path | None = None
         self.process = None
 
-    def start(self, log_path: Path) -> None:
+    def start(self, log_path: Path, *, ready_seconds: float | None = None) -> Server:
+        self.log_path = log_path
         self.log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
@@ -114,35 +146,60 @@ class Server:
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends workers too
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {log_path.read_text()[-2000:]}")
-            try:
-                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("gunicorn did not become ready")
+        _LIVE.add(self)
+        try:
+            wait_until_ready(
+                f"{self.url}/readyz",
+                deadline=time.monotonic() + (ready_seconds or self.READY_SECONDS),
+                alive=lambda: self.process.poll() is None,
+            )
+        except BaseException as exc:
+            self.stop()
+            raise RuntimeError(f"gunicorn did not start: {exc}\n{self.log_tail()}") from exc
+        return self
+
+    def log_tail(self, size: int = 3000) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_bytes()[-size:].decode(errors="replace")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.log:
+        """SIGTERM to the process group, then SIGKILL to whatever is left of it."""
+        process = self.process
+        if process is not None:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=30)
+            # Workers of a master that died (or was killed) may linger in the group.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+        if self.log is not None:
             self.log.close()
+            self.log = None
+        _LIVE.discard(self)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A last guard: no server started by a test outlives the test session."""
+    for server in list(_LIVE):
+        server.stop()
 
 
 @pytest.fixture
 def server(app, database_url, tmp_path):
     """A migrated database served by gunicorn with three worker processes."""
-    server = Server(database_url)
-    server.start(tmp_path / "gunicorn.log")
-    yield server
-    server.stop()
+    with Server(database_url) as server:
+        server.start(tmp_path / "gunicorn.log")
+        yield server

@@ -100,21 +100,20 @@ def page_servers() -> Iterator[list[str]]:
 def api(app, store, database_url, page_servers, tmp_path) -> Iterator[tuple[Server, str]]:
     """gunicorn, with the first page origin allowed to write; an editor token's secret."""
     secret = make_token(store, "dash", "editor")
-    server = Server(
+    with Server(
         database_url,
         workers=2,
         extra_env={"CHECKPOINTS_CORS_WRITE_ORIGINS": page_servers[0]},
-    )
-    server.start(tmp_path / "gunicorn.log")
-    response = requests.post(
-        f"{server.url}/v1/checkpoints",
-        json=CHECKPOINT,
-        headers={"Authorization": f"Bearer {secret}"},
-        timeout=10,
-    )
-    assert response.status_code == 201
-    yield server, secret
-    server.stop()
+    ) as server:
+        server.start(tmp_path / "gunicorn.log")
+        response = requests.post(
+            f"{server.url}/v1/checkpoints",
+            json=CHECKPOINT,
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=10,
+        )
+        assert response.status_code == 201
+        yield server, secret
 
 
 def chromium_dom(url: str, profile: Path) -> str:

@@ -26,10 +26,9 @@ SLACK = 3.0  # seconds allowed beyond a limit on a busy machine
 
 @pytest.fixture
 def limited(app, database_url, tmp_path):
-    server = Server(database_url, workers=2, extra_env=LIMITS)
-    server.start(tmp_path / "gunicorn.log")
-    yield server
-    server.stop()
+    with Server(database_url, workers=2, extra_env=LIMITS) as server:
+        server.start(tmp_path / "gunicorn.log")
+        yield server
 
 
 def _connect(server: Server) -> socket.socket:
