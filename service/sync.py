@@ -28,6 +28,14 @@ class Gone(Exception):
     """The source no longer retains the events after our position (HTTP 410)."""
 
 
+class Ahead(Exception):
+    """Our position lies beyond the source's newest event (HTTP 409 feed-position-ahead): the
+    source was reset or restored, so the history we copied is not its history."""
+
+
+_AHEAD = "urn:checkpoints:problem:feed-position-ahead"
+
+
 def _get(url: str, *, timeout: float) -> Any:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
@@ -36,9 +44,18 @@ def _get(url: str, *, timeout: float) -> Any:
     except urllib.error.HTTPError as exc:
         if exc.code == 410:
             raise Gone() from exc
+        if exc.code == 409 and _problem_type(exc) == _AHEAD:
+            raise Ahead() from exc
         if exc.code < 500 and exc.code != 429:
             raise SourceError(f"{url}: HTTP {exc.code}") from exc
         raise
+
+
+def _problem_type(error: urllib.error.HTTPError) -> str | None:
+    try:
+        return json.loads(error.read(65536)).get("type")
+    except (ValueError, AttributeError, OSError):
+        return None
 
 
 class Mirror:
@@ -49,10 +66,14 @@ class Mirror:
         self.store = store
         self.timeout = timeout
 
-    def snapshot(self) -> int:
-        """Replace the mirror's content with a fresh snapshot; return its seq."""
+    def snapshot(self, *, replace_history: bool = False) -> int:
+        """Replace the mirror's content with a fresh snapshot; return its seq. With
+        ``replace_history``, the revisions copied so far are dropped too (the source's
+        history is no longer the one they came from)."""
         snapshot = _get(f"{self.source}/v1/snapshot", timeout=self.timeout)
-        self.store.load_snapshot(source=self.source, snapshot=snapshot)
+        self.store.load_snapshot(
+            source=self.source, snapshot=snapshot, replace_history=replace_history
+        )
         log.info("snapshot at seq %s", snapshot["seq"])
         return snapshot["seq"]
 
@@ -67,6 +88,13 @@ class Mirror:
         except Gone:
             log.warning("events after %s are gone at the source: re-snapshotting", position)
             return self.snapshot(), True
+        except Ahead:
+            log.warning(
+                "the source's feed ends before our position %s (reset or restored): "
+                "re-snapshotting and dropping the history copied from it",
+                position,
+            )
+            return self.snapshot(replace_history=True), True
         position = self.store.apply_changes(source=self.source, changes=page["changes"])
         return position, page["has_more"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from service.storage import open_store
+from service.storage import NotFound, open_store
 from tests.conftest import CHECKPOINT, ROOT, Server, make_token
 
 pytestmark = pytest.mark.gunicorn
@@ -318,3 +318,55 @@ def test_a_stream_whose_client_left_frees_its_slot(database_url, app, tmp_path):
         assert status == 200, "the departed clients' slots were never freed"
     finally:
         server.stop()
+
+
+def _fill(url: str, count: int, prefix: str) -> None:
+    store = open_store(url)
+    try:
+        store.migrate()
+        for i in range(count):
+            body = {**CHECKPOINT, "id": f"{prefix}-{i}", "name": f"{prefix} {i}"}
+            store.create(resource_type="checkpoint", resource_id=body["id"], data=body, actor="x")
+    finally:
+        store.close()
+
+
+def test_sync_resnapshots_when_the_source_was_reset_behind_its_position(tmp_path):
+    first, second = (f"sqlite:///{tmp_path / name}" for name in ("first.db", "second.db"))
+    mirror_url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    _fill(first, 6, "old")
+    _fill(second, 3, "new")  # the source restored from an older, different database
+    with Server(first, workers=2) as source:
+        source.start(tmp_path / "first.log")
+        for batch in ("old", "older"):  # a snapshot, then six events from the feed
+            if batch == "older":
+                _fill(first, 6, batch)
+            synced = _checkpoints("sync", source.url, "--into", mirror_url, env_url=mirror_url)
+            output, _ = synced.communicate(timeout=60)
+            assert synced.returncode == 0, output
+        url, port = source.url, source.port
+    mirror = open_store(mirror_url)
+    try:
+        assert mirror.revision(resource_type="checkpoint", resource_id="older-0", number=1)
+    finally:
+        mirror.close()
+    assert _content(mirror_url) == _content(first)
+    with Server(second, workers=2) as reset:
+        # The same address as before: to the mirror, its source went back in time.
+        reset.port, reset.url, reset.env["PORT"] = port, url, str(port)
+        reset.start(tmp_path / "second.log")
+        ahead = requests.get(f"{url}/v1/changes", params={"after": 12}, timeout=10)
+        assert ahead.status_code == 409 and ahead.json()["last_seq"] == 3
+        again = _checkpoints("sync", url, "--into", mirror_url, env_url=mirror_url)
+        output, _ = again.communicate(timeout=60)
+        assert again.returncode == 0, output
+        assert "re-snapshotting" in output
+    assert _content(mirror_url) == _content(second)
+    mirror = open_store(mirror_url)
+    try:
+        assert mirror.sync_position(source=url) == 3
+        # Nothing of the old source's history is served as the new one's.
+        with pytest.raises(NotFound):
+            mirror.revision(resource_type="checkpoint", resource_id="older-0", number=1)
+    finally:
+        mirror.close()

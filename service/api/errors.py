@@ -166,6 +166,14 @@ def _from_storage(error: storage.StorageError) -> Problem:
             kind="feed-gone",
             extra={"first_seq": error.first_seq},
         )
+    if isinstance(error, storage.FeedAhead):
+        return Problem(
+            409,
+            f"The feed ends at seq {error.last_seq}; a position beyond it comes from another or "
+            "a restored deployment: read GET /v1/snapshot and follow the feed from its seq.",
+            kind="feed-position-ahead",
+            extra={"last_seq": error.last_seq},
+        )
     if isinstance(error, storage.IdempotencyMismatch):
         return Problem(
             422,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from flask import Response, current_app, json, request
@@ -15,7 +16,7 @@ from schemas.feed import (
     SnapshotSchema,
     StreamQuerySchema,
 )
-from service.storage import FeedGone
+from service.storage import FeedAhead, FeedGone
 
 from .blueprint import Blueprint
 from .errors import Problem
@@ -30,6 +31,8 @@ blp = Blueprint(
     "with `after`, as a long-poll or as Server-Sent Events, starting from a snapshot.",
 )
 _change = ChangeSchema()
+#: The documented form of ``Last-Event-ID`` (blueprint.REQUEST_HEADERS): a seq, ASCII digits.
+_LAST_EVENT_ID = re.compile(r"[0-9]{1,16}")
 
 
 def _config():
@@ -40,6 +43,7 @@ def _config():
 class Changes(MethodView):
     @blp.arguments(ChangesQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, ChangesPageSchema)
+    @blp.alt_response(409, "CONFLICT")
     @blp.alt_response(410, "GONE")
     @blp.operation("listChanges", errors=(422,))
     def get(self, after, limit, wait, resource_type=None, checkpoint_id=None):
@@ -49,7 +53,9 @@ class Changes(MethodView):
         order, whatever the concurrency of writers. `last_seq` also advances past events a
         filter skipped. With `wait`, the request is held (up to that many seconds) until at
         least one event exists after `after`. `410` when `after` is older than the retained
-        feed: read `/v1/snapshot` and follow from its `seq`.
+        feed, and `409` (with the feed's `last_seq`) when it lies beyond the newest event (a
+        position kept from another or a restored deployment): in both cases read
+        `/v1/snapshot` and follow from its `seq`.
         """
         filters = {"resource_type": resource_type, "checkpoint_id": checkpoint_id}
         page = store().feed_page(after=after, limit=limit, **filters)
@@ -74,6 +80,7 @@ class ChangeStream(MethodView):
         "`data: <change as JSON>`; a comment line at least every 15 s.",
         content_type="text/event-stream",
     )
+    @blp.alt_response(409, "CONFLICT")
     @blp.alt_response(410, "GONE")
     @blp.operation("streamChanges", errors=(400, 422), request_headers=("Last-Event-ID",))
     def get(self, after=None, resource_type=None, checkpoint_id=None):
@@ -81,13 +88,16 @@ class ChangeStream(MethodView):
 
         Resumes after the `Last-Event-ID` header (sent by browsers on reconnect) or `after`.
         The stream ends after a while or when the server restarts; reconnect with
-        `Last-Event-ID` to resume.
+        `Last-Event-ID` to resume. A position older than the retained feed is a `410`, one
+        beyond its newest event a `409` carrying `last_seq`, before the stream starts.
         """
         last_event_id = request.headers.get("Last-Event-ID")
         if last_event_id is not None:
-            if not last_event_id.isdigit():
+            if not _LAST_EVENT_ID.fullmatch(last_event_id):
                 raise Problem(
-                    400, "Last-Event-ID must be a seq (a whole number).", kind="bad-last-event-id"
+                    400,
+                    "Last-Event-ID must be a seq: 1 to 16 digits.",
+                    kind="bad-last-event-id",
                 )
             after = int(last_event_id)
         position = after or 0
@@ -107,6 +117,8 @@ class ChangeStream(MethodView):
                 except FeedGone:
                     yield "event: gone\ndata: {}\n\n"
                     return
+                except FeedAhead:
+                    return  # the feed was replaced under the stream: a reconnect gets the 409
                 for event in page.changes:
                     yield _sse(event)
                     last_sent = time.monotonic()

@@ -302,6 +302,15 @@ class FeedGone(StorageError):
         super().__init__(f"events before seq {first_seq} are no longer retained")
 
 
+class FeedAhead(StorageError):
+    """The requested position lies beyond the newest event: the consumer's copy came from
+    another (or a restored) feed, and following from there would skip events forever."""
+
+    def __init__(self, last_seq: int):
+        self.last_seq = last_seq
+        super().__init__(f"the feed ends at seq {last_seq}")
+
+
 class IdempotencyMismatch(StorageError):
     """The idempotency key was used with another request."""
 

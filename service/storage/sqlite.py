@@ -25,6 +25,7 @@ from .base import (
     ClosureFilter,
     Conflict,
     DecisionInput,
+    FeedAhead,
     FeedGone,
     FeedPage,
     IdempotencyClaim,
@@ -674,6 +675,8 @@ class SQLiteStore(Store):
             ).fetchone()
             if after + 1 < first:
                 raise FeedGone(first)
+            if after > head:
+                raise FeedAhead(head)
             rows = conn.execute(
                 f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE {' AND '.join(where)} "
                 "ORDER BY seq LIMIT ?",
@@ -755,12 +758,16 @@ class SQLiteStore(Store):
         )
         return None if row is None else row[0]
 
-    def load_snapshot(self, *, source: str, snapshot: dict[str, Any]) -> None:
+    def load_snapshot(
+        self, *, source: str, snapshot: dict[str, Any], replace_history: bool = False
+    ) -> None:
         seq = snapshot["seq"]
         with self._write() as conn:
             for kind in KINDS.values():
                 conn.execute(f"DELETE FROM {kind.table}")
             conn.execute("DELETE FROM changes")
+            if replace_history:
+                conn.execute("DELETE FROM revisions")
             for name, key in (
                 ("checkpoint", "checkpoints"),
                 ("rule", "rules"),

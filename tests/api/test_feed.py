@@ -157,8 +157,34 @@ def test_bad_idempotency_keys_are_400(client, editor, key):
     )
 
 
-def test_a_bad_last_event_id_is_400(client):
-    assert_problem(client.get("/v1/changes/stream", headers={"Last-Event-ID": "abc"}), 400)
+@pytest.mark.parametrize("last_event_id", ["abc", "12345678901234567", "-1", "1e3", "٣", " 5"])
+def test_a_last_event_id_outside_its_pattern_is_400(client, last_event_id):
+    assert_problem(client.get("/v1/changes/stream", headers={"Last-Event-ID": last_event_id}), 400)
+
+
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        pytest.param(("/v1/changes?after=11", {}), id="after"),
+        pytest.param(("/v1/changes?after=1000000&wait=5", {}), id="after-long-poll"),
+        pytest.param(("/v1/changes?after=9007199254740991", {}), id="after-max"),
+        pytest.param(("/v1/changes/stream", {"Last-Event-ID": "9999999999999999"}), id="id-max"),
+        pytest.param(("/v1/changes/stream?after=11", {}), id="stream-after"),
+        pytest.param(("/v1/changes/stream", {"Last-Event-ID": "1000000"}), id="last-event-id"),
+    ],
+)
+def test_a_position_beyond_the_newest_event_is_409_with_last_seq(client, written, request_args):
+    url, headers = request_args
+    problem = assert_problem(client.get(url, headers=headers), 409)
+    assert problem["type"] == "urn:checkpoints:problem:feed-position-ahead"
+    assert problem["last_seq"] == 10 and "snapshot" in problem["detail"]
+
+
+def test_a_position_at_the_newest_event_is_served(client, written):
+    assert client.get("/v1/changes?after=10").status_code == 200
+    stream = client.get("/v1/changes/stream", headers={"Last-Event-ID": "10"})
+    assert stream.status_code == 200 and stream.mimetype == "text/event-stream"
+    stream.close()
 
 
 def test_waiting_requests_beyond_the_bound_are_503(database_url):
