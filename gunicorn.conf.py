@@ -21,10 +21,13 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread (and sync, see below)
 # gunicorn's workers by their usual names, subclassed so that their own refusals (a request
 # line or headers over the limits below, a malformed request line) are problem+json too;
-# any other worker class may be named in full.
+# any other worker class may be named in full. As in gunicorn, sync with threads is gthread.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+if worker_class == "sync" and threads > 1:
+    worker_class = "gthread"
 worker_class = {
     "gevent": "service.serving.GeventWorker",
     "gthread": "service.serving.ThreadWorker",
@@ -39,7 +42,6 @@ worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "10000"))
 # Connections the kernel holds for the workers to accept (it caps this at
 # net.core.somaxconn).
 backlog = int(os.environ.get("GUNICORN_BACKLOG", "4096"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread only
 
 # Heartbeat files on a RAM-backed directory where there is one (containers often mount
 # /tmp on overlay storage, which can stall the heartbeat).

@@ -199,3 +199,24 @@ def test_credential_headers_are_never_logged_even_when_the_format_names_them(
     assert text.count("-|[REDACTED]|[REDACTED]|[REDACTED]|[REDACTED]") == 3, text[-1500:]
     for secret in (SECRET, "dXNlcjpodW50ZXIy", "user", "opaque42"):
         assert secret not in text.split("Booting worker")[-1]
+
+
+@pytest.mark.parametrize(
+    ("worker_class", "threads", "used"),
+    [("gthread", "8", "ThreadWorker"), ("sync", "1", "SyncWorker"), ("sync", "8", "ThreadWorker")],
+)
+def test_the_other_worker_classes_refuse_with_problems_too(
+    app, database_url, tmp_path, worker_class, threads, used
+):
+    env = {"GUNICORN_WORKER_CLASS": worker_class, "GUNICORN_THREADS": threads}
+    server = Server(database_url, workers=1, extra_env=env)
+    server.start(tmp_path / "gunicorn.log")
+    try:
+        fields = b"".join(b"X-Field-%d: x\r\n" % i for i in range(200))
+        _problem(_exchange(server, b"GET /healthz HTTP/1.1\r\n" + HEAD + fields + b"\r\n"), 431)
+        query = b"GET /healthz?q=" + b"q" * 100_000 + b" HTTP/1.1\r\n" + HEAD + b"\r\n"
+        for _ in range(3):
+            _problem(_exchange(server, query), 414)
+    finally:
+        server.stop()
+    assert f"Using worker: service.serving.{used}" in (tmp_path / "gunicorn.log").read_text()
