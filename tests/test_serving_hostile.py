@@ -147,9 +147,9 @@ IDLE = 2_500  # more than 2 workers x gunicorn's default 1000 connections
 def test_a_crowd_of_idle_connections_does_not_hold_up_a_new_client(app, database_url, tmp_path):
     _raise_open_file_limit(IDLE + 500)
     server = Server(database_url, workers=2)
-    server.start(tmp_path / "gunicorn.log")
     crowd: list[socket.socket] = []
     try:
+        server.start(tmp_path / "gunicorn.log")  # inside: a failed start is stopped too
         for _ in range(IDLE):  # connected, never a byte sent
             crowd.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
         time.sleep(0.5)  # the workers have accepted what they will
@@ -179,8 +179,8 @@ def test_credential_headers_are_never_logged_even_when_the_format_names_them(
     server = Server(
         database_url, workers=1, extra_env={"GUNICORN_CMD_ARGS": f"--access-logformat='{fmt}'"}
     )
-    server.start(tmp_path / "gunicorn.log")
     try:
+        server.start(tmp_path / "gunicorn.log")  # inside: a failed start is stopped too
         for authorization in (f"Bearer {SECRET}", "Basic dXNlcjpodW50ZXIy", "Token opaque42"):
             _exchange(
                 server,
@@ -210,8 +210,8 @@ def test_the_other_worker_classes_refuse_with_problems_too(
 ):
     env = {"GUNICORN_WORKER_CLASS": worker_class, "GUNICORN_THREADS": threads}
     server = Server(database_url, workers=1, extra_env=env)
-    server.start(tmp_path / "gunicorn.log")
     try:
+        server.start(tmp_path / "gunicorn.log")  # inside: a failed start is stopped too
         fields = b"".join(b"X-Field-%d: x\r\n" % i for i in range(200))
         _problem(_exchange(server, b"GET /healthz HTTP/1.1\r\n" + HEAD + fields + b"\r\n"), 431)
         query = b"GET /healthz?q=" + b"q" * 100_000 + b" HTTP/1.1\r\n" + HEAD + b"\r\n"
