@@ -21,11 +21,27 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread (and sync, see below)
+# gunicorn's workers by their usual names, subclassed so that their own refusals (a request
+# line or headers over the limits below, a malformed request line) are problem+json too;
+# any other worker class may be named in full. As in gunicorn, sync with threads is gthread.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
-# Open connections per gevent worker (beyond them, new ones wait in the listen backlog);
-# held-open requests are bounded lower, by CHECKPOINTS_MAX_HELD_REQUESTS.
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread only
+if worker_class == "sync" and threads > 1:
+    worker_class = "gthread"
+worker_class = {
+    "gevent": "service.serving.GeventWorker",
+    "gthread": "service.serving.ThreadWorker",
+    "sync": "service.serving.SyncWorker",
+}.get(worker_class, worker_class)
+# Open connections per gevent worker (beyond them, new ones wait in the listen backlog until
+# an idle one is closed, up to GUNICORN_KEEPALIVE seconds later). An idle connection costs a
+# greenlet and a file descriptor, so the bound is high: a crowd of idle connections must not
+# make new clients wait. Held-open requests are bounded lower, by
+# CHECKPOINTS_MAX_HELD_REQUESTS.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "10000"))
+# Connections the kernel holds for the workers to accept (it caps this at
+# net.core.somaxconn).
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "4096"))
 
 # Heartbeat files on a RAM-backed directory where there is one (containers often mount
 # /tmp on overlay storage, which can stall the heartbeat).
@@ -57,12 +73,36 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 
+# Neither log ever holds a secret: token-shaped strings, credentials and the values of
+# secret-named query parameters are redacted; Authorization and Cookie are never logged.
+logger_class = "service.serving.RedactingLogger"
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 
 # No control socket: nothing should be able to steer the arbiter from outside.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Raise the open-file limit to its hard limit (each connection is a file descriptor;
+    the soft limit is often 1024), and warn when it is below what worker_connections needs."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    if soft < worker_connections + 100:
+        server.log.warning(
+            "open-file limit %s is below worker_connections %s: raise it (ulimit -n)",
+            soft,
+            worker_connections,
+        )
 
 
 def post_worker_init(worker):

@@ -32,6 +32,12 @@ No cookies are read, so no credentials mode is needed. JSON answers of 1 KiB or 
 reads are gzip-compressed when the request has `Accept-Encoding: gzip` (their `ETag` then
 names the compressed form); a checkpoint, rule or closure itself is never re-encoded, so its
 `ETag` is always the one `If-Match` compares. There is no rate limiting (never a `429`).
+
+Any request may also be refused, as a problem, before it reaches an operation: `414` for a
+request line over 8190 bytes (path and query string included), `431` for more than 100 header
+fields or one over 8190 bytes, `400` for a request line or header that is not valid HTTP/1.1;
+the connection is then closed. Credentials belong in the `Authorization` header: a token in
+the query string is never read, and is redacted from the server's logs.
 """
 
 
