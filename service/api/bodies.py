@@ -71,9 +71,9 @@ def nests_too_deep(utf8: bytes) -> bool:
     """True when arrays and objects nest more than MAX_JSON_DEPTH levels deep in the UTF-8 JSON
     text, found without parsing it (the parser recurses once per level). Up to the first
     syntax error it counts exactly the levels the parser would open."""
+    if utf8.count(b"[") + utf8.count(b"{") <= MAX_JSON_DEPTH:
+        return False  # too few to nest that deep: most bodies
     brackets = _STRING.sub(b"", utf8).translate(None, _NOT_BRACKETS)
-    if len(brackets) <= MAX_JSON_DEPTH:
-        return False
     return max(accumulate(memoryview(brackets.translate(_STEPS)).cast("b"))) > MAX_JSON_DEPTH
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from urllib.parse import quote
 
 import pytest
+import requests
 
 from service.api.bodies import MAX_JSON_DEPTH
 from service.domain.conditions import MAX_DEPTH as MAX_CONDITION_DEPTH
-from tests.conftest import CHECKPOINT, assert_problem
+from tests.conftest import CHECKPOINT, Server, assert_problem
 
 #: Times outside the range 1900-01-01T00:00:00Z (inclusive) to 3000-01-01T00:00:00Z (exclusive).
 OUT_OF_RANGE = [
@@ -268,6 +270,61 @@ def test_deep_values_within_the_bound_are_422s(client, editor, stored, quiet):
     for body in bodies:
         response = client.post("/v1/checkpoints/medininkai/rules", json=body, headers=editor)
         assert_problem(response, 422)
+    # A merge patch is merged recursively before it is validated.
+    rule_id, etag = stored["rule"]
+    deep_object = json.loads('{"a":' * (MAX_JSON_DEPTH - 2) + "1" + "}" * (MAX_JSON_DEPTH - 2))
+    response = client.patch(
+        f"/v1/rules/{rule_id}", json={"source": deep_object}, headers={**editor, "If-Match": etag}
+    )
+    assert_problem(response, 422)
     batch = {"queries": [{"checkpoint_id": "medininkai", "mode": "goods", "facts": deep_value}]}
     (problem,) = client.post("/v1/decisions", json=batch).get_json()["results"]
     assert problem["status"] == 422
+
+
+@pytest.fixture
+def one_worker(app, database_url, tmp_path):
+    """gunicorn with one worker, stopped even when it fails to become ready."""
+    server = Server(database_url, workers=1)
+    try:
+        try:
+            server.start(tmp_path / "gunicorn.log")
+        except requests.Timeout:
+            # The worker was still booting (a loaded machine): keep asking, up to a deadline.
+            deadline = time.monotonic() + 30
+            while not _ready(server.url):
+                assert time.monotonic() < deadline, "gunicorn did not become ready"
+                time.sleep(0.2)
+        yield server
+    finally:
+        server.stop()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/readyz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.mark.gunicorn
+def test_bad_input_through_gunicorn_logs_one_access_line_each(one_worker, tmp_path):
+    """As deployed: each refusal is answered and logged as one access line, no traceback."""
+    server, log = one_worker, tmp_path / "gunicorn.log"
+    before = log.stat().st_size
+    deep = "[" * 3000 + "]" * 3000
+    answers = [
+        requests.post(
+            f"{server.url}/v1/decisions",
+            data=deep,
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+    ]
+    for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "9999-12-31T22:00:00Z"):
+        answers.append(requests.get(f"{server.url}/v1/status", params={"at": value}, timeout=10))
+    assert [answer.status_code for answer in answers] == [400, 422, 422, 422]
+    assert all(a.headers["Content-Type"] == "application/problem+json" for a in answers)
+    text = log.read_bytes()[before:].decode()
+    assert "Traceback" not in text and "ERROR" not in text, text
+    assert len(text) < 400 * len(answers), text
