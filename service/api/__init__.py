@@ -12,12 +12,14 @@ from flask_swagger_ui import get_swaggerui_blueprint
 from marshmallow import fields
 
 from schemas.common import ProblemSchema
+from service.domain.model import TIME_RANGE_TEXT
 
 from . import bodies, cors, errors, hygiene
 from .blueprint import BoundedString
+from .bodies import MAX_JSON_DEPTH
 from .errors import PROBLEM_JSON
 
-API_DESCRIPTION = """\
+API_DESCRIPTION = f"""\
 The state of border crossing points: checkpoints, what each mode of travel (pedestrian,
 cyclist, vehicle, goods) may do there over time, and closures. Every resource is versioned:
 each write is a new revision, every past revision stays readable, and writes are
@@ -25,6 +27,10 @@ conditional on the revision the writer read (`If-Match`).
 
 Reads are public. Writes need `Authorization: Bearer <token>`. Every error is
 `application/problem+json` (RFC 9457). Times are RFC 3339 and come back in UTC with `Z`.
+Every time sent, in a body or a query, must be
+{TIME_RANGE_TEXT} (else `422`); a `valid_until` that would
+fall at or after that end is null. A JSON body may nest arrays and objects at most
+{MAX_JSON_DEPTH} levels deep (else `400`).
 
 Browsers: reads (`GET`, `HEAD`, the event stream and `POST /v1/decisions`) answer every origin
 (CORS, `Access-Control-Allow-Origin: *`); writes answer only the origins the operator lists.
@@ -81,8 +87,8 @@ _RESPONSE_HEADERS = {
 }
 _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.NOT_MODIFIED: "`If-None-Match` matches: what the client has is current.",
-    http.HTTPStatus.BAD_REQUEST: "The body is not valid JSON (on the event stream: "
-    "`Last-Event-ID` is not a seq).",
+    http.HTTPStatus.BAD_REQUEST: "The body is not valid JSON, or nests arrays and objects more "
+    f"than {MAX_JSON_DEPTH} levels deep (on the event stream: `Last-Event-ID` is not a seq).",
     http.HTTPStatus.UNAUTHORIZED: "No token, or the token is unknown or revoked.",
     http.HTTPStatus.FORBIDDEN: "The token's role does not allow this write.",
     http.HTTPStatus.CONFLICT: "The write collides with the stored state (an id that exists, an "
