@@ -78,6 +78,8 @@ def backup(file: str) -> None:
     """Copy the database to FILE, consistently, while it is being served."""
     if Path(file).exists():
         raise click.ClickException(f"{file} exists already; name a new file")
+    if not Path(file).absolute().parent.is_dir():
+        raise click.ClickException(f"{Path(file).parent} is not a folder")
     _store().backup(target=file)
     click.echo(f"backed up to {file} (integrity check passed)")
 

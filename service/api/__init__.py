@@ -88,10 +88,10 @@ _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.UNPROCESSABLE_ENTITY: "A parameter or a field is not valid; `errors` names "
     "each by its dotted path.",
     http.HTTPStatus.PRECONDITION_REQUIRED: "This write needs `If-Match`.",
-    http.HTTPStatus.SERVICE_UNAVAILABLE: "Storage is unavailable (`type` ends in `unavailable`: "
-    "busy; `storage-read-only`; `storage-full`: the disk is full; `storage-corrupt`: the "
-    "database is damaged and needs an operator), or the server holds as many waiting "
-    "requests as it can; retry after `Retry-After` seconds.",
+    http.HTTPStatus.SERVICE_UNAVAILABLE: "Storage is unavailable, and the problem's `type` "
+    "says why (`unavailable`: busy; `storage-read-only`; `storage-full`: the disk is full; "
+    "`storage-corrupt`: the database is damaged and needs an operator), or the server holds "
+    "as many waiting requests as it can; retry after `Retry-After` seconds.",
 }
 
 

@@ -193,9 +193,7 @@ class SQLiteStore(Store):
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.exists():
-            raise SchemaNotReady(
-                f"cannot open the database: {self.path} does not exist; run `checkpoints init-db`"
-            )
+            raise SchemaNotReady("the database file does not exist; run `checkpoints init-db`")
         # SQLite's own busy wait sleeps inside C, which would stall every greenlet of a gevent
         # worker: the server's connections wait in short slices and ``_write`` retries between
         # them with a sleep that yields. Operator commands (create=True) wait the whole time.
@@ -421,9 +419,12 @@ class SQLiteStore(Store):
                 # consistent state, however many writers commit meanwhile.
                 source.backup(copy)
                 problems = [row[0] for row in copy.execute("PRAGMA integrity_check(5)")]
-                copy.execute("PRAGMA journal_mode=DELETE")
+                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
             finally:
                 copy.close()
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         finally:
             source.close()
         if problems != ["ok"]:
