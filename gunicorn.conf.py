@@ -106,10 +106,20 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """End long-polls and event streams at once when the worker is told to stop, so a
-    restart is not held up by clients that wait (gunicorn waits for open requests); under
-    gevent, also bound how long a request body may take to arrive."""
+    """Refuse to serve a damaged database. End long-polls and event streams at once when the
+    worker is told to stop, so a restart is not held up by clients that wait (gunicorn waits
+    for open requests); under gevent, also bound how long a request body may take to arrive."""
     import signal
+    import sys
+
+    from service.storage import Corrupt
+
+    try:
+        worker.wsgi.extensions["checkpoints.store"].check_integrity()
+    except Corrupt as exc:
+        # One line, and gunicorn stops: a worker that fails to boot halts the server.
+        worker.log.error("refusing to serve: %s", exc)
+        sys.exit(3)  # gunicorn's WORKER_BOOT_ERROR
 
     from service.api.waiting import shutting_down
 

@@ -25,15 +25,34 @@ def _store():
     return _app().extensions["checkpoints.store"]
 
 
-@click.group(help="Operate a checkpoints deployment (storage from CHECKPOINTS_DATABASE_URL).")
+class _Commands(click.Group):
+    """Storage failures (a damaged, read-only or full database) end a command with one
+    line on standard error and a non-zero exit, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from .storage import StorageError
+
+        try:
+            return super().invoke(ctx)
+        except StorageError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(
+    cls=_Commands,
+    help="Operate a checkpoints deployment (storage from CHECKPOINTS_DATABASE_URL).",
+)
 def main() -> None:
     pass
 
 
 @main.command("init-db")
 def init_db() -> None:
-    """Create the database if missing and apply pending migrations (idempotent)."""
-    applied = _store().migrate()
+    """Check an existing database's integrity, create it if missing and apply pending
+    migrations (idempotent). A damaged database is refused."""
+    store = _store()
+    store.check_integrity()
+    applied = store.migrate()
     click.echo(
         f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
     )
@@ -51,6 +70,18 @@ def load_example(if_empty: bool) -> None:
         return
     written = load(store)
     click.echo(f"example loaded: {written} writes")
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup(file: str) -> None:
+    """Copy the database to FILE, consistently, while it is being served."""
+    if Path(file).exists():
+        raise click.ClickException(f"{file} exists already; name a new file")
+    if not Path(file).absolute().parent.is_dir():
+        raise click.ClickException(f"{Path(file).parent} is not a folder")
+    _store().backup(target=file)
+    click.echo(f"backed up to {file} (integrity check passed)")
 
 
 @main.group()

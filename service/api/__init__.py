@@ -82,7 +82,6 @@ _RESPONSE_HEADERS = {
     http.HTTPStatus.NOT_MODIFIED: ("ETag",),
     http.HTTPStatus.UNAUTHORIZED: ("WWW-Authenticate",),
     http.HTTPStatus.PRECONDITION_FAILED: ("ETag",),
-    http.HTTPStatus.CONFLICT: ("Retry-After",),
     http.HTTPStatus.SERVICE_UNAVAILABLE: ("Retry-After",),
 }
 _RESPONSE_DESCRIPTIONS = {
@@ -92,8 +91,7 @@ _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.UNAUTHORIZED: "No token, or the token is unknown or revoked.",
     http.HTTPStatus.FORBIDDEN: "The token's role does not allow this write.",
     http.HTTPStatus.CONFLICT: "The write collides with the stored state (an id that exists, an "
-    "overlapping rule) or with a request still running under the same `Idempotency-Key` "
-    "(then with `Retry-After`).",
+    "overlapping rule).",
     http.HTTPStatus.PRECONDITION_FAILED: "`If-Match` does not match the current revision; the "
     "current `ETag` is sent.",
     http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "The body is larger than the server accepts "
@@ -102,8 +100,10 @@ _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.UNPROCESSABLE_ENTITY: "A parameter or a field is not valid; `errors` names "
     "each by its dotted path.",
     http.HTTPStatus.PRECONDITION_REQUIRED: "This write needs `If-Match`.",
-    http.HTTPStatus.SERVICE_UNAVAILABLE: "Storage is unavailable, or the server holds as many "
-    "waiting requests as it can; retry after `Retry-After` seconds.",
+    http.HTTPStatus.SERVICE_UNAVAILABLE: "Storage is unavailable, and the problem's `type` "
+    "says why (`unavailable`: busy; `storage-read-only`; `storage-full`: the disk is full; "
+    "`storage-corrupt`: the database is damaged and needs an operator), or the server holds "
+    "as many waiting requests as it can; retry after `Retry-After` seconds.",
 }
 
 

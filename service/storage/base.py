@@ -68,12 +68,14 @@ class SchemaNotReady(StorageError):
 
 @dataclass(frozen=True)
 class Record:
-    """One resource as stored: its public representation (with revision and times)."""
+    """One resource as stored: its public representation (with revision and times).
+    ``replayed``: a create that found its idempotency key done returns its first outcome."""
 
     type: str
     id: str
     revision: int
     data: dict[str, Any]
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,13 +159,14 @@ class FeedPage:
 
 
 @dataclass(frozen=True)
-class IdempotencyClaim:
-    """A POST's idempotency key: ``replay`` names the stored outcome of its first run."""
+class IdempotencyKey:
+    """A create's idempotency key, per actor: ``fingerprint`` identifies the request, and a
+    key is remembered for ``ttl_seconds`` after the create that stored it."""
 
     actor: str
     key: str
     fingerprint: str
-    replay: tuple[str, str, int] | None = None
+    ttl_seconds: int = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def check_ready(self) -> None:
-        """Raise SchemaNotReady unless storage is reachable and its schema current."""
+        """Raise a StorageError unless storage is reachable, its schema current, it is not
+        known to be damaged, and a write could succeed now."""
+
+    @abc.abstractmethod
+    def check_integrity(self) -> None:
+        """Raise Corrupt if the stored data is damaged (cost grows with the database's size)."""
+
+    @abc.abstractmethod
+    def backup(self, *, target: str) -> None:
+        """Write a consistent copy of the database to ``target`` while it stays in use."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -209,10 +221,12 @@ class Store(abc.ABC):
         resource_id: str,
         data: Mapping[str, Any],
         actor: str,
-        idempotency: IdempotencyClaim | None = None,
+        idempotency: IdempotencyKey | None = None,
     ) -> Record:
-        """Create a resource (or re-create a deleted one, continuing its history); a claimed
-        idempotency key is stored with the write, in the same transaction."""
+        """Create a resource (or re-create a deleted one, continuing its history). With an
+        idempotency key, one transaction looks the key up and either replays the first
+        outcome (``Record.replayed``), raises IdempotencyMismatch, or writes the resource and
+        the key together; nothing of a create that did not commit is remembered."""
 
     @abc.abstractmethod
     def update(
@@ -315,9 +329,17 @@ class IdempotencyMismatch(StorageError):
     """The idempotency key was used with another request."""
 
 
-class IdempotencyInFlight(StorageError):
-    """The request first sent with this idempotency key is still running."""
-
-
 class Unavailable(StorageError):
     """Storage could not answer in time (locked, unreachable); the request may be retried."""
+
+
+class ReadOnly(StorageError):
+    """The database cannot be written: its file, folder or filesystem is read-only."""
+
+
+class StorageFull(StorageError):
+    """The disk holding the database is full; writes fail until space is freed."""
+
+
+class Corrupt(StorageError):
+    """The database file is damaged, or is not a database: restore it from a backup."""

@@ -5,7 +5,9 @@ serialised and ``seq`` is gap-free."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -24,20 +26,23 @@ from .base import (
     CheckpointFilter,
     ClosureFilter,
     Conflict,
+    Corrupt,
     DecisionInput,
     FeedAhead,
     FeedGone,
     FeedPage,
-    IdempotencyClaim,
-    IdempotencyInFlight,
+    IdempotencyKey,
     IdempotencyMismatch,
     NotFound,
     Page,
+    ReadOnly,
     Record,
     Revision,
     RevisionMismatch,
     RuleFilter,
     SchemaNotReady,
+    StorageError,
+    StorageFull,
     Store,
     Token,
     TokenExists,
@@ -47,6 +52,8 @@ from .kinds import KINDS, Kind
 from .migrations import migrations
 from .search import fold
 from .times import now_stamp, parse_stamp, to_stamp
+
+log = logging.getLogger(__name__)
 
 
 def _dumps(value: Any) -> str:
@@ -60,6 +67,40 @@ def _like_pattern(text: str) -> str:
 
 #: Longest a server connection waits inside SQLite for the write lock before yielding.
 _BUSY_SLICE_MS = 20
+
+#: Expired idempotency keys deleted by one idempotent create: more than it adds, so the
+#: table holds little beyond the keys of the last TTL.
+_PURGE_BATCH = 100
+
+_READ_ONLY_CODES = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
+
+
+def _primary_code(error: sqlite3.Error) -> int | None:
+    code = getattr(error, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def _translating(cls: type) -> type:
+    """Wrap every public method so that SQLite's failures of the file, the disk or the lock
+    leave the store as its own exceptions (``SQLiteStore._storage_error``)."""
+
+    def wrap(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def translated(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                error = self._storage_error(exc)
+                if error is None:
+                    raise
+                raise error from exc
+
+        return translated
+
+    for name, value in list(vars(cls).items()):
+        if not name.startswith("_") and callable(value):
+            setattr(cls, name, wrap(value))
+    return cls
 
 
 class _Lease:
@@ -133,6 +174,7 @@ class _Pool:
                 return
 
 
+@_translating
 class SQLiteStore(Store):
     """Storage in one SQLite file, in WAL mode."""
 
@@ -141,30 +183,92 @@ class SQLiteStore(Store):
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._pool = _Pool(self._connect)
+        #: (pid, detail) once this process has met damaged data: it then refuses writes
+        #: and is not ready.
+        self._damage: tuple[int, str] | None = None
+        self._damage_lock = threading.Lock()
 
     # --- connections -----------------------------------------------------------------------
     def _connect(self, *, create: bool = False) -> sqlite3.Connection:
+        path = Path(self.path).absolute()
         if create:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        mode = "rwc" if create else "rw"
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise SchemaNotReady("the database file does not exist; run `checkpoints init-db`")
         # SQLite's own busy wait sleeps inside C, which would stall every greenlet of a gevent
         # worker: the server's connections wait in short slices and ``_write`` retries between
         # them with a sleep that yields. Operator commands (create=True) wait the whole time.
         busy_ms = self.busy_timeout_ms if create else min(_BUSY_SLICE_MS, self.busy_timeout_ms)
         try:
-            conn = sqlite3.connect(
-                f"file:{Path(self.path).absolute()}?mode={mode}",
-                uri=True,
-                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE for writes
-                timeout=busy_ms / 1000,
-            )
-        except sqlite3.OperationalError as exc:
-            raise SchemaNotReady(f"cannot open the database: {exc}") from exc
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-        conn.execute("PRAGMA synchronous=FULL")
+            return self._open(f"file:{path}?mode={'rwc' if create else 'rw'}", busy_ms)
+        except sqlite3.Error as exc:
+            if create or _primary_code(exc) not in _READ_ONLY_CODES:
+                raise
+            # A read-only folder or filesystem, where WAL's -shm cannot be made: reads may
+            # still work without it. Writes on such a connection fail as read-only, and the
+            # connection is then dropped, so writes work again once the file is writable.
+            for params in ("mode=ro", "immutable=1"):
+                with contextlib.suppress(sqlite3.Error):
+                    return self._open(f"file:{path}?{params}", busy_ms, wal=False)
+            raise
+
+    @staticmethod
+    def _open(uri: str, busy_ms: int, *, wal: bool = True) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE for writes
+            timeout=busy_ms / 1000,
+        )
+        try:
+            if wal:
+                conn.execute("PRAGMA journal_mode=WAL")
+            else:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            conn.execute("PRAGMA synchronous=FULL")
+        except BaseException:
+            conn.close()
+            raise
         return conn
+
+    def _storage_error(self, error: sqlite3.Error) -> StorageError | None:
+        """The store's exception for an SQLite failure of the file, the disk or the lock;
+        None for anything else (a bug, which stays a 500)."""
+        code = _primary_code(error)
+        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return self._damaged(
+                "the database file's header is damaged: it is not a database"
+                if code == sqlite3.SQLITE_NOTADB
+                else f"the database is damaged ({error})"
+            )
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+            self.close()  # a connection that fell back to read-only stays so: open anew
+        if code == sqlite3.SQLITE_READONLY:
+            return ReadOnly(f"the database cannot be written ({error})")
+        if code == sqlite3.SQLITE_FULL:
+            return StorageFull(f"the disk is full ({error})")
+        if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+            return Unavailable(f"the database file cannot be used ({error})")
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return Unavailable(f"the database is busy ({error})")
+        return None
+
+    def _damaged(self, detail: str | None = None) -> Corrupt | None:
+        """Record (with ``detail``) or look up that this process met damaged data; said
+        once per process, loudly, whatever the number of requests that meet it."""
+        with self._damage_lock:
+            damage = self._damage if self._damage and self._damage[0] == os.getpid() else None
+            if damage is None and detail is not None:
+                damage = self._damage = (os.getpid(), detail)
+                log.error(
+                    "DATABASE DAMAGED: %s: %s. Writes are refused and /readyz answers 503; "
+                    "restore the file from a backup (README, 'Backup and restore').",
+                    self.path,
+                    detail,
+                )
+        return None if damage is None else Corrupt(damage[1])
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's (or, under gevent, this greenlet's) connection: borrowed from the
@@ -186,23 +290,26 @@ class SQLiteStore(Store):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, holding SQLite's write lock from its first statement."""
+        damage = self._damaged()
+        if damage is not None:
+            raise damage
         conn = self._conn()
         self._begin_immediate(conn)
         self._local.tx_time = None
         try:
             yield conn
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         finally:
             self._local.tx_time = None
         try:
             conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise Unavailable(f"the write could not be committed: {exc}") from exc
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            if self._storage_error(exc) is None:
+                raise Unavailable(f"the write could not be committed: {exc}") from exc
+            raise
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         """``BEGIN IMMEDIATE``, waiting for another writer up to the busy timeout in short
@@ -214,8 +321,8 @@ class SQLiteStore(Store):
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise Unavailable(f"the database cannot be written: {exc}") from exc
+                if _primary_code(exc) not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise
                 if time.monotonic() >= deadline:
                     raise Unavailable(f"the database is busy: {exc}") from exc
             time.sleep(pause)
@@ -228,9 +335,11 @@ class SQLiteStore(Store):
         conn.execute("BEGIN")
         try:
             yield conn
-        finally:
-            if conn.in_transaction:
-                conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        if conn.in_transaction:
+            conn.execute("COMMIT")
 
     # --- lifecycle -------------------------------------------------------------------------
     def migrate(self) -> list[str]:
@@ -252,15 +361,79 @@ class SQLiteStore(Store):
             conn.close()
 
     def check_ready(self) -> None:
-        try:
-            conn = self._conn()
-            pending = migrations.pending(Database(conn, execute_plugins=False))
-        except sqlite3.Error as exc:
-            self.close()
-            raise SchemaNotReady(f"the database cannot be read: {exc}") from exc
+        damage = self._damaged()
+        if damage is not None:
+            raise damage
+        conn = self._conn()
+        pending = migrations.pending(Database(conn, execute_plugins=False))
         if pending:
             names = ", ".join(m.name for m in pending)
             raise SchemaNotReady(f"schema migrations pending: {names}; run `checkpoints init-db`")
+        disk = os.statvfs(Path(self.path).absolute().parent)
+        if disk.f_bavail == 0:
+            raise StorageFull("the disk holding the database is full")
+        # Could a write succeed now? Take the write lock and change a row, then roll back:
+        # nothing reaches the disk. A lock held by another writer means writes do work.
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _primary_code(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return
+            raise
+        try:
+            conn.execute("UPDATE feed_state SET last_seq = last_seq WHERE id = 1")
+        finally:
+            _rollback(conn)
+
+    def check_integrity(self) -> None:
+        if not Path(self.path).exists():
+            return
+        try:
+            conn = self._connect()
+            try:
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            if _primary_code(exc) == sqlite3.SQLITE_NOTADB:
+                raise Corrupt(
+                    f"{self.path} is not an SQLite database (its header is damaged)"
+                ) from exc
+            if _primary_code(exc) != sqlite3.SQLITE_CORRUPT:
+                raise
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            lines = [
+                line.strip() for text in problems for line in text.splitlines() if line.strip()
+            ]
+            found = "; ".join(line for line in lines if not line.startswith("***"))
+            raise Corrupt(f"{self.path} is damaged: {found}")
+
+    def backup(self, *, target: str) -> None:
+        destination = Path(target)
+        partial = destination.with_name(destination.name + ".partial")
+        source = self._connect()
+        try:
+            copy = sqlite3.connect(partial)
+            try:
+                # In one step (pages=-1) the copy is made under one read transaction: one
+                # consistent state, however many writers commit meanwhile.
+                source.backup(copy)
+                problems = [row[0] for row in copy.execute("PRAGMA integrity_check(5)")]
+                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            finally:
+                copy.close()
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        finally:
+            source.close()
+        if problems != ["ok"]:
+            partial.unlink()
+            raise Corrupt(f"the copy fails its integrity check: {'; '.join(problems)}")
+        with open(partial, "rb") as file:
+            os.fsync(file.fileno())
+        os.replace(partial, destination)
 
     # --- versioned resources ---------------------------------------------------------------
     def _head(self, conn: sqlite3.Connection, kind: Kind, resource_id: str) -> tuple | None:
@@ -344,10 +517,14 @@ class SQLiteStore(Store):
         resource_id: str,
         data: Mapping[str, Any],
         actor: str,
-        idempotency: IdempotencyClaim | None = None,
+        idempotency: IdempotencyKey | None = None,
     ) -> Record:
         kind = KINDS[resource_type]
         with self._write() as conn:
+            if idempotency is not None:
+                replay = self._replay(conn, idempotency)
+                if replay is not None:
+                    return replay
             head = self._head(conn, kind, resource_id)
             if head is not None and head[1]:
                 raise AlreadyExists(resource_type, resource_id)
@@ -366,11 +543,47 @@ class SQLiteStore(Store):
             )
             if idempotency is not None:
                 conn.execute(
-                    "UPDATE idempotency_keys SET state = 'done', resource_type = ?, "
-                    "resource_id = ?, revision = ? WHERE actor = ? AND key = ?",
-                    [resource_type, resource_id, revision, idempotency.actor, idempotency.key],
+                    "INSERT OR REPLACE INTO idempotency_keys (actor, key, fingerprint, state, "
+                    "created_at, resource_type, resource_id, revision) "
+                    "VALUES (?, ?, ?, 'done', ?, ?, ?, ?)",
+                    [
+                        idempotency.actor,
+                        idempotency.key,
+                        idempotency.fingerprint,
+                        self._local.tx_time,
+                        resource_type,
+                        resource_id,
+                        revision,
+                    ],
                 )
         return Record(resource_type, resource_id, revision, resource)
+
+    def _replay(self, conn: sqlite3.Connection, idempotency: IdempotencyKey) -> Record | None:
+        """Inside a create's transaction: the first outcome of this key, if it has one.
+        Expired keys are purged here, a bounded batch at a time."""
+        expired = to_stamp(parse_stamp(now_stamp()) - timedelta(seconds=idempotency.ttl_seconds))
+        conn.execute(
+            "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys "
+            "WHERE created_at < ? LIMIT ?)",
+            [expired, _PURGE_BATCH],
+        )
+        # Only a committed create leaves its key, always 'done' (a 'pending' row is a left-over
+        # of an older version, and is overwritten).
+        row = conn.execute(
+            "SELECT fingerprint, resource_type, resource_id, revision FROM idempotency_keys "
+            "WHERE actor = ? AND key = ? AND state = 'done' AND created_at >= ?",
+            [idempotency.actor, idempotency.key, expired],
+        ).fetchone()
+        if row is None:
+            return None
+        if row[0] != idempotency.fingerprint:
+            raise IdempotencyMismatch("the key was first used with another request")
+        data = conn.execute(
+            "SELECT data FROM revisions WHERE resource_type = ? AND resource_id = ? "
+            "AND revision = ?",
+            row[1:],
+        ).fetchone()
+        return Record(row[1], row[2], row[3], json.loads(data[0]), replayed=True)
 
     def _live_head(
         self,
@@ -715,42 +928,6 @@ class SQLiteStore(Store):
                 ]
         return body
 
-    # --- idempotency -----------------------------------------------------------------------
-    def claim_idempotency_key(
-        self, *, claim: IdempotencyClaim, ttl_seconds: int
-    ) -> IdempotencyClaim:
-        now = now_stamp()
-        expired = to_stamp(parse_stamp(now) - timedelta(seconds=ttl_seconds))
-        with self._write() as conn:
-            conn.execute(
-                "DELETE FROM idempotency_keys WHERE actor = ? AND key = ? AND created_at < ?",
-                [claim.actor, claim.key, expired],
-            )
-            row = conn.execute(
-                "SELECT fingerprint, state, resource_type, resource_id, revision "
-                "FROM idempotency_keys WHERE actor = ? AND key = ?",
-                [claim.actor, claim.key],
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO idempotency_keys (actor, key, fingerprint, state, created_at) "
-                    "VALUES (?, ?, ?, 'pending', ?)",
-                    [claim.actor, claim.key, claim.fingerprint, now],
-                )
-                return claim
-        if row[0] != claim.fingerprint:
-            raise IdempotencyMismatch("the key was first used with another request")
-        if row[1] != "done":
-            raise IdempotencyInFlight("the first request with this key is still running")
-        return IdempotencyClaim(claim.actor, claim.key, claim.fingerprint, (row[2], row[3], row[4]))
-
-    def release_idempotency_key(self, *, claim: IdempotencyClaim) -> None:
-        with self._write() as conn:
-            conn.execute(
-                "DELETE FROM idempotency_keys WHERE actor = ? AND key = ? AND state = 'pending'",
-                [claim.actor, claim.key],
-            )
-
     # --- mirroring -------------------------------------------------------------------------
     def sync_position(self, *, source: str) -> int | None:
         row = (
@@ -908,6 +1085,14 @@ class SQLiteStore(Store):
             .fetchone()
         )
         return None if row is None else Token(*row)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End a failed transaction; on a broken file the rollback can fail too (SQLite has then
+    rolled back already), and the first error is the one worth reporting."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _keyset_page(
