@@ -85,6 +85,31 @@ control_socket_disable = True
 
 
 def on_starting(server):
+    """Refuse a damaged database before any worker starts, then raise the open-file limit."""
+    _refuse_damaged_storage(server)
+    _raise_open_file_limit(server)
+
+
+def _refuse_damaged_storage(server):
+    """The integrity check, once in the master before it forks (its connection is closed
+    again): a damaged database stops the server with one line. Every worker checks again
+    when it boots (post_worker_init), for a file damaged after the server started."""
+    import sys
+
+    from service.config import Config
+    from service.storage import Corrupt, open_store
+
+    store = open_store(Config.from_env().database_url)
+    try:
+        store.check_integrity()
+    except Corrupt as exc:
+        server.log.error("refusing to serve: %s", exc)
+        sys.exit(3)  # as a worker that fails to boot
+    finally:
+        store.close()
+
+
+def _raise_open_file_limit(server):
     """Raise the open-file limit to its hard limit (each connection is a file descriptor;
     the soft limit is often 1024), and warn when it is below what worker_connections needs."""
     import resource
