@@ -82,6 +82,8 @@ _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.CONFLICT: "The write collides with the stored state (an id that exists, an "
     "overlapping rule) or with a request still running under the same `Idempotency-Key` "
     "(then with `Retry-After`).",
+    http.HTTPStatus.NOT_ACCEPTABLE: "The `Accept` header allows none of the operation's "
+    "representations; `available` lists them.",
     http.HTTPStatus.PRECONDITION_FAILED: "`If-Match` does not match the current revision; the "
     "current `ETag` is sent.",
     http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "The body is larger than the server accepts "
