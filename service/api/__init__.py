@@ -155,7 +155,7 @@ class Api(flask_smorest.Api):
 
 def init_app(app: Flask) -> Api:
     """Wire the API into ``app``: configuration, blueprints, error handlers and docs."""
-    from . import checkpoints, closures, decisions, feed, health, metrics, rules, waiting
+    from . import board, checkpoints, closures, decisions, feed, health, metrics, rules, waiting
 
     app.config.update(
         API_TITLE="Checkpoints API",
@@ -198,6 +198,8 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(closures.blp)
     api.register_blueprint(decisions.blp)
     api.register_blueprint(feed.blp)
+    api.register_blueprint(board.blp)
+    board.init_app(app)
     waiting.init_app(app)
 
     docs = get_swaggerui_blueprint(
