@@ -21,21 +21,33 @@ def _app(config: Config | None = None) -> Flask:
     return create_app(config)
 
 
-def _store():
-    return _app().extensions["checkpoints.store"]
+def _store(*, ready: bool = True):
+    """The configured store; unless ``ready`` is False (init-db), one whose schema is current."""
+    store = _app().extensions["checkpoints.store"]
+    if ready:
+        store.check_ready()
+    return store
 
 
 class _Commands(click.Group):
-    """Storage failures (a damaged, read-only or full database) end a command with one
-    line on standard error and a non-zero exit, not a traceback."""
+    """The command group: a storage failure (no database yet, a run from another folder, a
+    damaged, read-only or full database) ends any command with one line on standard error
+    that says what went wrong, and a non-zero exit, not a traceback."""
 
     def invoke(self, ctx: click.Context):
-        from .storage import StorageError
+        from .storage import SchemaNotReady, StorageError
 
         try:
             return super().invoke(ctx)
         except StorageError as exc:
-            raise click.ClickException(str(exc)) from exc
+            if not isinstance(exc, SchemaNotReady):
+                raise click.ClickException(str(exc)) from exc
+            url = Config.from_env().database_url
+            raise click.ClickException(
+                f"{exc} (database {url}). Run `checkpoints init-db` first, from the project's "
+                "folder (the default database is var/checkpoints.db there), or set "
+                "CHECKPOINTS_DATABASE_URL."
+            ) from exc
 
 
 @click.group(
@@ -50,7 +62,7 @@ def main() -> None:
 def init_db() -> None:
     """Check an existing database's integrity, create it if missing and apply pending
     migrations (idempotent). A damaged database is refused."""
-    store = _store()
+    store = _store(ready=False)
     store.check_integrity()
     applied = store.migrate()
     click.echo(
@@ -92,7 +104,12 @@ def token() -> None:
 @token.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["editor", "admin"]), default="editor", show_default=True)
-def token_create(name: str, role: str) -> None:
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="If NAME exists, give it this new secret and role (its old secret stops working).",
+)
+def token_create(name: str, role: str, replace: bool) -> None:
     """Create a token; prints the secret once, as the last word."""
     from .api.auth import hash_secret, new_secret
     from .storage import TokenExists
@@ -103,7 +120,9 @@ def token_create(name: str, role: str) -> None:
         )
     secret = new_secret()
     try:
-        _store().create_token(name=name, role=role, secret_hash=hash_secret(secret))
+        _store().create_token(
+            name=name, role=role, secret_hash=hash_secret(secret), replace=replace
+        )
     except TokenExists as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -178,29 +197,25 @@ def sync(source_url: str, database_url: str, follow: bool) -> None:
     CHECKPOINTS_DATABASE_URL pointing at it.
     """
     import logging
-    import signal
 
     from .storage import open_store
-    from .sync import Mirror, SourceError
+    from .sync import Mirror, SourceError, Stopped, StopSignal
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     store = open_store(database_url)
     store.migrate()
-    mirror = Mirror(source_url, store)
-    stop = {"now": False}
-
-    def _stop(signum, frame):
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, _stop)
+    # SIGTERM or Ctrl-C: a long-poll in progress is cut, and the command ends within a second.
+    stop = StopSignal()
+    stop.install()
+    mirror = Mirror(source_url, store, stop=stop)
     try:
         position = mirror.catch_up()
         click.echo(f"mirror at seq {position}")
         if follow:
-            mirror.follow(should_stop=lambda: stop["now"])
+            mirror.follow()
     except SourceError as exc:
         raise click.ClickException(str(exc)) from exc
-    except KeyboardInterrupt:
+    except Stopped:
         pass
 
 

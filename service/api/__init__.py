@@ -91,7 +91,10 @@ _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.UNAUTHORIZED: "No token, or the token is unknown or revoked.",
     http.HTTPStatus.FORBIDDEN: "The token's role does not allow this write.",
     http.HTTPStatus.CONFLICT: "The write collides with the stored state (an id that exists, an "
-    "overlapping rule).",
+    "overlapping rule); on the change feed, a position beyond its newest event (`last_seq` "
+    "says where the feed ends).",
+    http.HTTPStatus.NOT_ACCEPTABLE: "The `Accept` header allows none of the operation's "
+    "representations; `available` lists them.",
     http.HTTPStatus.PRECONDITION_FAILED: "`If-Match` does not match the current revision; the "
     "current `ETag` is sent.",
     http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "The body is larger than the server accepts "
@@ -165,7 +168,7 @@ class Api(flask_smorest.Api):
 
 def init_app(app: Flask) -> Api:
     """Wire the API into ``app``: configuration, blueprints, error handlers and docs."""
-    from . import checkpoints, closures, decisions, feed, health, metrics, rules, waiting
+    from . import board, checkpoints, closures, decisions, feed, health, metrics, rules, waiting
 
     app.config.update(
         API_TITLE="Checkpoints API",
@@ -208,6 +211,8 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(closures.blp)
     api.register_blueprint(decisions.blp)
     api.register_blueprint(feed.blp)
+    api.register_blueprint(board.blp)
+    board.init_app(app)
     waiting.init_app(app)
 
     docs = get_swaggerui_blueprint(

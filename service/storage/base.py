@@ -288,8 +288,11 @@ class Store(abc.ABC):
 
     # --- tokens ----------------------------------------------------------------------------
     @abc.abstractmethod
-    def create_token(self, *, name: str, role: str, secret_hash: str) -> Token:
-        """Store a new token's hash; raise TokenExists if the name is taken."""
+    def create_token(
+        self, *, name: str, role: str, secret_hash: str, replace: bool = False
+    ) -> Token:
+        """Store a new token's hash; raise TokenExists if the name is taken, unless
+        ``replace``: then that token gets this secret and role and is live again."""
 
     @abc.abstractmethod
     def list_tokens(self) -> list[Token]:

@@ -1044,11 +1044,15 @@ class SQLiteStore(Store):
         return self.feed_position() == 0
 
     # --- tokens ----------------------------------------------------------------------------
-    def create_token(self, *, name: str, role: str, secret_hash: str) -> Token:
+    def create_token(
+        self, *, name: str, role: str, secret_hash: str, replace: bool = False
+    ) -> Token:
         created_at = now_stamp()
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM tokens WHERE name = ?", [name]).fetchone():
-                raise TokenExists(f"a token named {name!r} exists already")
+                if not replace:
+                    raise TokenExists(f"a token named {name!r} exists already")
+                conn.execute("DELETE FROM tokens WHERE name = ?", [name])
             conn.execute(
                 "INSERT INTO tokens (name, role, secret_hash, created_at) VALUES (?, ?, ?, ?)",
                 [name, role, secret_hash, created_at],
