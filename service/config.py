@@ -35,6 +35,18 @@ class Config:
     #: Browser origins (``https://dash.example``) allowed to make cross-origin writes; reads
     #: are open to every origin.
     cors_write_origins: tuple[str, ...] = ()
+    #: Whether requests are rate-limited at all.
+    ratelimit_enabled: bool = True
+    #: Reads (and writes without a valid token) per client address: ``N/second|minute|hour|day``.
+    #: A batch of decisions weighs its number of queries.
+    ratelimit_read: str = "3000/minute"
+    #: Writes per token (keyed by the token's name).
+    ratelimit_write: str = "120/minute"
+    #: Where the counters live: ``memory://`` (each worker process counts on its own) or
+    #: ``redis://host:port/db`` (shared by every worker and host using it).
+    ratelimit_storage_url: str = "memory://"
+    #: Prefix of every counter's key, so deployments can share one Redis.
+    ratelimit_key_prefix: str = "checkpoints"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -62,4 +74,26 @@ class Config:
                 for origin in env.get("CHECKPOINTS_CORS_WRITE_ORIGINS", "").split(",")
                 if origin.strip()
             ),
+            ratelimit_enabled=_flag(
+                env.get("CHECKPOINTS_RATELIMIT_ENABLED"), "CHECKPOINTS_RATELIMIT_ENABLED"
+            ),
+            ratelimit_read=env.get("CHECKPOINTS_RATELIMIT_READ", cls.ratelimit_read),
+            ratelimit_write=env.get("CHECKPOINTS_RATELIMIT_WRITE", cls.ratelimit_write),
+            ratelimit_storage_url=env.get(
+                "CHECKPOINTS_RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url
+            ),
+            ratelimit_key_prefix=env.get(
+                "CHECKPOINTS_RATELIMIT_KEY_PREFIX", cls.ratelimit_key_prefix
+            ),
         )
+
+
+def _flag(value: str | None, name: str, default: bool = True) -> bool:
+    """An on/off setting: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``."""
+    if value is None or not value.strip():
+        return default
+    if value.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name}: {value!r} is not on or off (1/0, true/false, yes/no, on/off)")

@@ -203,3 +203,30 @@ def server(app, database_url, tmp_path):
     with Server(database_url) as server:
         server.start(tmp_path / "gunicorn.log")
         yield server
+
+
+#: The Redis server the shared rate-limit store is tested against.
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_prefix():
+    """A key prefix of this test's own in the Redis at REDIS_URL; its keys are deleted after.
+    A Redis that does not answer fails the test (it is never skipped)."""
+    import uuid
+
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        connection.ping()
+    except redis.RedisError as exc:
+        connection.close()
+        pytest.fail(
+            f"no Redis at {REDIS_URL} ({exc}); start one: redis-server --port 6379 --save ''"
+        )
+    prefix = f"test-{uuid.uuid4().hex}"
+    yield prefix
+    for key in connection.scan_iter(match=f"*{prefix}*", count=1000):
+        connection.delete(key)
+    connection.close()

@@ -17,6 +17,8 @@ WRITES = {"post", "put", "patch", "delete"}
 METHODS = {"get", "head", "post", "put", "patch", "delete"}
 #: A read that carries a body: public, no token.
 PUBLIC_POSTS = {"/v1/decisions"}
+#: Never rate-limited.
+PROBES = {"/healthz", "/readyz"}
 _UNBOUNDED = re.compile(r"(?<!\\)[*+]|\{\d+,\}")
 
 
@@ -206,11 +208,14 @@ def test_every_operation_documents_the_errors_it_can_answer():
             need |= {"404", "412", "428"}
         if "{" in path:
             need |= {"404"}
+        probe = path in PROBES
+        if not probe:
+            need |= {"429"}
         missing = need - codes
         if missing:
             problems.append(f"{where}: {sorted(missing)} not documented")
-        if "429" in codes:
-            problems.append(f"{where}: 429 documented, but nothing limits the rate")
+        if probe and "429" in codes:
+            problems.append(f"{where}: 429 documented, but the probes are never limited")
     assert not problems, "\n".join(problems)
 
 
@@ -223,6 +228,9 @@ def test_every_error_is_a_problem_with_the_headers_it_carries():
                 assert list(_response(response)["content"]) == ["application/problem+json"]
     assert "www-authenticate" in _headers({"$ref": "#/x/UNAUTHORIZED"})
     assert "retry-after" in _headers({"$ref": "#/x/SERVICE_UNAVAILABLE"})
+    assert {"retry-after", "ratelimit", "ratelimit-policy"} <= _headers(
+        {"$ref": "#/x/TOO_MANY_REQUESTS"}
+    )
     assert "etag" in _headers({"$ref": "#/x/PRECONDITION_FAILED"})
 
 
@@ -251,7 +259,16 @@ def test_success_responses_document_the_headers_they_set():
 
 def test_reusable_headers_are_declared_once():
     headers = spec()["components"]["headers"]
-    for name in ("ETag", "Location", "Link", "Retry-After", "Cache-Control", "WWW-Authenticate"):
+    for name in (
+        "ETag",
+        "Location",
+        "Link",
+        "Retry-After",
+        "Cache-Control",
+        "WWW-Authenticate",
+        "RateLimit",
+        "RateLimit-Policy",
+    ):
         assert name in headers, name
         assert headers[name].get("description"), name
 

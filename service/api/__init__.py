@@ -14,7 +14,7 @@ from marshmallow import fields
 from schemas.common import ProblemSchema
 from service.domain.model import TIME_RANGE_TEXT
 
-from . import bodies, cors, errors, hygiene
+from . import bodies, cors, errors, hygiene, ratelimit
 from .blueprint import BoundedString
 from .bodies import MAX_JSON_DEPTH
 from .errors import PROBLEM_JSON
@@ -37,13 +37,23 @@ Browsers: reads (`GET`, `HEAD`, the event stream and `POST /v1/decisions`) answe
 No cookies are read, so no credentials mode is needed. JSON answers of 1 KiB or more to
 reads are gzip-compressed when the request has `Accept-Encoding: gzip` (their `ETag` then
 names the compressed form); a checkpoint, rule or closure itself is never re-encoded, so its
-`ETag` is always the one `If-Match` compares. There is no rate limiting (never a `429`).
+`ETag` is always the one `If-Match` compares.
 
 Any request may also be refused, as a problem, before it reaches an operation: `414` for a
 request line over 8190 bytes (path and query string included), `431` for more than 100 header
 fields or one over 8190 bytes, `400` for a request line or header that is not valid HTTP/1.1;
 the connection is then closed. Credentials belong in the `Authorization` header: a token in
 the query string is never read, and is redacted from the server's logs.
+
+Rate limits: writes count against their token (by its name); every other request counts
+against the client's address: reads, the event stream and long-polls once per request,
+`POST /v1/decisions` as many times as it has queries, and a write without a valid token.
+The probes (`/healthz`, `/readyz`) are never limited. Beyond a limit the answer is `429`
+with `Retry-After`. Counted answers carry `RateLimit-Policy` (the policy, `"read"` or
+`"write"`, its quota `q` and window `w` in seconds) and `RateLimit` (what remains, `r`, and
+the seconds until the window resets, `t`), as in draft-ietf-httpapi-ratelimit-headers. The
+defaults are 3000 a minute per address and 120 writes a minute per token; a deployment may
+set its own, and counts either in each server process or across all of them.
 """
 
 
@@ -65,7 +75,18 @@ HEADERS = {
     },
     "Retry-After": {
         "description": "Seconds to wait before retrying.",
-        "schema": {"type": "integer", "minimum": 0, "maximum": 3600, "example": 1},
+        "schema": {"type": "integer", "minimum": 0, "maximum": 86400, "example": 1},
+    },
+    "RateLimit-Policy": {
+        "description": "The rate limit this request counted against: its name (`read`, per "
+        "client address, or `write`, per token), its quota `q` and its window `w` in seconds "
+        "(draft-ietf-httpapi-ratelimit-headers).",
+        "schema": {"type": "string", "maxLength": 100, "example": '"read";q=3000;w=60'},
+    },
+    "RateLimit": {
+        "description": "What remains of that quota (`r`) and the seconds until its window "
+        "resets (`t`).",
+        "schema": {"type": "string", "maxLength": 100, "example": '"read";r=0;t=42'},
     },
     "Cache-Control": {
         "description": "`public, max-age=N`: N is bounded by the answer's `valid_until` (for "
@@ -82,6 +103,7 @@ _RESPONSE_HEADERS = {
     http.HTTPStatus.NOT_MODIFIED: ("ETag",),
     http.HTTPStatus.UNAUTHORIZED: ("WWW-Authenticate",),
     http.HTTPStatus.PRECONDITION_FAILED: ("ETag",),
+    http.HTTPStatus.TOO_MANY_REQUESTS: ("Retry-After", "RateLimit", "RateLimit-Policy"),
     http.HTTPStatus.SERVICE_UNAVAILABLE: ("Retry-After",),
 }
 _RESPONSE_DESCRIPTIONS = {
@@ -103,6 +125,8 @@ _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.UNPROCESSABLE_ENTITY: "A parameter or a field is not valid; `errors` names "
     "each by its dotted path.",
     http.HTTPStatus.PRECONDITION_REQUIRED: "This write needs `If-Match`.",
+    http.HTTPStatus.TOO_MANY_REQUESTS: "A rate limit is spent (`RateLimit-Policy` names it): "
+    "retry after `Retry-After` seconds.",
     http.HTTPStatus.SERVICE_UNAVAILABLE: "Storage is unavailable, and the problem's `type` "
     "says why (`unavailable`: busy; `storage-read-only`; `storage-full`: the disk is full; "
     "`storage-corrupt`: the database is damaged and needs an operator), or the server holds "
@@ -205,6 +229,7 @@ def init_app(app: Flask) -> Api:
     cors.init_app(app)
     errors.init_app(app)
     bodies.init_app(app)
+    ratelimit.init_app(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(checkpoints.blp)
     api.register_blueprint(rules.blp)

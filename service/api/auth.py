@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from .errors import Problem
 
@@ -24,24 +24,41 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _secret() -> str:
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else ""
+
+
+def current_token():
+    """The request's token if it is valid (known and not revoked), else None; looked up once
+    per request."""
+    if "checkpoints_token" in g:
+        return g.checkpoints_token
+    secret = _secret()
+    token = None
+    if secret:
+        secret_hash = hash_secret(secret)
+        token = current_app.extensions["checkpoints.store"].token_by_hash(secret_hash=secret_hash)
+        # Secrets are looked up by their SHA-256 digest, never compared as text, so the
+        # lookup's timing says nothing about the secret; the digests are then compared in
+        # constant time.
+        if token is not None and not hmac.compare_digest(token.secret_hash, secret_hash):
+            token = None
+    g.checkpoints_token = token
+    return token
+
+
 def require_role(role: str) -> str:
     """Return the calling token's name if it holds ``role`` (or higher); else 401 or 403."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    secret = secret.strip()
-    challenge = {"WWW-Authenticate": 'Bearer realm="checkpoints"'}
-    if scheme.lower() != "bearer" or not secret:
+    if not _secret():
         raise Problem(
             401,
             "Writes need an Authorization: Bearer <token> header.",
             kind="unauthorized",
-            headers=challenge,
+            headers={"WWW-Authenticate": 'Bearer realm="checkpoints"'},
         )
-    secret_hash = hash_secret(secret)
-    token = current_app.extensions["checkpoints.store"].token_by_hash(secret_hash=secret_hash)
-    # Secrets are looked up by their SHA-256 digest, never compared as text, so the lookup's
-    # timing says nothing about the secret; the digests are then compared in constant time.
-    if token is None or not hmac.compare_digest(token.secret_hash, secret_hash):
+    token = current_token()
+    if token is None:
         raise Problem(
             401,
             "The token is not valid (unknown or revoked).",

@@ -73,6 +73,12 @@ REQUEST_HEADERS = {
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = _StrictParser()
 
+    def __init__(self, *args, rate_limited: bool = True, **kwargs):
+        """``rate_limited=False``: its operations are exempt from the rate limits (the
+        probes) and do not document a 429."""
+        super().__init__(*args, **kwargs)
+        self.rate_limited = rate_limited
+
     def operation(
         self,
         operation_id: str,
@@ -88,7 +94,10 @@ class Blueprint(flask_smorest.Blueprint):
             names.insert(0, "If-Match")
 
         def decorator(func: Callable) -> Callable:
-            codes = sorted(set(errors) | set(COMMON_ERRORS))
+            codes = set(errors) | set(COMMON_ERRORS)
+            if self.rate_limited:
+                codes.add(429)
+            codes = sorted(codes)
             for code in reversed(codes):
                 func = self.alt_response(code, http.HTTPStatus(code).name)(func)
             if names:

@@ -34,9 +34,8 @@ EXPOSE_HEADERS = (
     "Location",
     "Link",
     "Retry-After",
-    "RateLimit-Limit",
-    "RateLimit-Remaining",
-    "RateLimit-Reset",
+    "RateLimit",
+    "RateLimit-Policy",
     "Cache-Control",
     "WWW-Authenticate",
 )

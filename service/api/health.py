@@ -11,7 +11,12 @@ from .blueprint import Blueprint
 from .errors import Problem
 from .resources import store
 
-blp = Blueprint("health", __name__, description="Probes for load balancers and orchestrators.")
+blp = Blueprint(
+    "health",
+    __name__,
+    description="Probes for load balancers and orchestrators (never rate-limited).",
+    rate_limited=False,
+)
 
 
 class HealthSchema(Schema):

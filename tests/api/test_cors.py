@@ -65,9 +65,8 @@ def test_a_read_exposes_the_headers_a_client_reads(cors_client, client, editor):
         "location",
         "link",
         "retry-after",
-        "ratelimit-limit",
-        "ratelimit-remaining",
-        "ratelimit-reset",
+        "ratelimit",
+        "ratelimit-policy",
         "cache-control",
     } <= exposed
 
