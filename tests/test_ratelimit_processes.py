@@ -18,8 +18,8 @@ pytestmark = pytest.mark.gunicorn
 LIMIT = 30
 REQUESTS = 60
 #: The worker's pid and the status of each request, in the access log.
-ACCESS_FORMAT = "rate-limit-test pid=%(p)s status=%(s)s"
-_ACCESS = re.compile(r"rate-limit-test pid=<(\d+)> status=(\d+)")
+ACCESS_FORMAT = "rate-limit-test pid=%(p)s status=%(s)s path=%(U)s"
+_ACCESS = re.compile(r"rate-limit-test pid=<(\d+)> status=(\d+) path=/v1/status")
 
 
 @pytest.fixture

@@ -21,12 +21,15 @@ store once it answers again: an outage never turns into errors.
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 import time
 
 from flask import Flask, Response, current_app, json, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits import parse_many
+from limits.errors import StorageError
 
 from service import storage
 
@@ -39,6 +42,7 @@ EXEMPT_ENDPOINTS = frozenset({"api-docs.openapi_json", "prometheus_metrics", "do
 EXEMPT_BLUEPRINTS = frozenset({"api-docs", "swagger_ui"})
 #: How long a request waits for the shared store before it counts as unreachable, in seconds.
 STORE_TIMEOUT = 0.5
+_LOGGER = "flask-limiter"
 _WHAT = {"read": "requests from this client address", "write": "writes with this token"}
 
 
@@ -132,6 +136,29 @@ def _refused(error: RateLimitExceeded) -> Response:
     ).response()
 
 
+class _Stderr(logging.StreamHandler):
+    """Standard error as it is when a record is written (gunicorn's log, or a test's capture)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+_WARNINGS = _Stderr()
+_WARNINGS.setLevel(logging.WARNING)
+
+
+def _told_once(record: logging.LogRecord) -> bool:
+    """An outage of the store is told once, by Flask-Limiter's warning as it falls back to
+    memory; requests that were already waiting on the store then are let through without a
+    traceback each."""
+    return not (record.exc_info and isinstance(record.exc_info[1], StorageError))
+
+
 def init_app(app: Flask) -> Limiter | None:
     """Count requests against their policy before any view runs; None when switched off."""
     config = app.config["CHECKPOINTS"]
@@ -140,9 +167,10 @@ def init_app(app: Flask) -> Limiter | None:
     if not config.ratelimit_enabled:
         return None
     url = config.ratelimit_storage_url
-    options = {}
+    # Failures of the store come as limits' StorageError, which _told_once recognises.
+    options: dict = {"wrap_exceptions": True}
     if url.startswith(("redis://", "rediss://", "redis+unix://")):
-        options = {"socket_connect_timeout": STORE_TIMEOUT, "socket_timeout": STORE_TIMEOUT}
+        options |= {"socket_connect_timeout": STORE_TIMEOUT, "socket_timeout": STORE_TIMEOUT}
     limiter = Limiter(
         key_func=_client_address,
         application_limits=[
@@ -168,6 +196,12 @@ def init_app(app: Flask) -> Limiter | None:
         in_memory_fallback_enabled=True,
         swallow_errors=True,
     )
+    # Flask-Limiter gives its logger a NullHandler, which silences its warnings (a store that
+    # cannot be reached) where nothing else configures logging, as under gunicorn.
+    logger = logging.getLogger(_LOGGER)
+    if _WARNINGS not in logger.handlers:
+        logger.addHandler(_WARNINGS)
+        logger.addFilter(_told_once)
     limiter.request_filter(_exempt)
     limiter.init_app(app)
     app.extensions["checkpoints.limiter"] = limiter
