@@ -130,8 +130,8 @@ def _refused(error: RateLimitExceeded) -> Response:
     policy = error.limit.scope
     return Problem(
         429,
-        f"Too many {_WHAT.get(policy, 'requests')}: the limit is {error.limit.limit}; "
-        "retry after Retry-After seconds.",
+        f"Too many {_WHAT.get(policy, 'requests')}: the limit is {error.limit.limit}. "
+        "Retry after the seconds in Retry-After.",
         kind="rate-limited",
     ).response()
 

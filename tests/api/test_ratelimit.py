@@ -217,3 +217,9 @@ def test_an_unreachable_store_degrades_to_counting_in_memory(make_app, caplog):
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert "unreachable" in warnings[0].getMessage() and not warnings[0].exc_info
+
+
+def test_a_long_poll_counts_once(make_app):
+    client = make_app(ratelimit_read="5/minute").test_client()
+    waited = client.get("/v1/changes?after=0&wait=1")
+    assert waited.status_code == 200 and remaining(waited) == 4
