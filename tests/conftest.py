@@ -230,3 +230,13 @@ def redis_prefix():
     for key in connection.scan_iter(match=f"*{prefix}*", count=1000):
         connection.delete(key)
     connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _generous_rate_limits_for_servers(monkeypatch):
+    """Servers a test starts (and apps built from the environment) count requests, but
+    refuse none: load, concurrency and crash tests send from one address and one token
+    faster than the production defaults allow. Apps built from ``Config(...)`` keep those
+    defaults, and the rate-limit tests set their own."""
+    monkeypatch.setenv("CHECKPOINTS_RATELIMIT_READ", "1000000/minute")
+    monkeypatch.setenv("CHECKPOINTS_RATELIMIT_WRITE", "1000000/minute")

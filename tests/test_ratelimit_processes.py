@@ -47,34 +47,41 @@ def serve(app, database_url, tmp_path):
         server.stop()
 
 
-def _read_on_fresh_connections(url: str) -> list[int]:
-    """REQUESTS reads, each on a new connection, several at once (so the workers share them)."""
+def _workers(log_path) -> Counter:
+    """Reads per worker pid, from the access log."""
+    return Counter(pid for pid, _ in _ACCESS.findall(log_path.read_text()))
+
+
+def _read_on_fresh_connections(url: str, log_path) -> list[int]:
+    """At least REQUESTS reads, each on a new connection, several at once, until the access
+    log shows that at least two workers answered (which worker accepts a connection is the
+    kernel's choice: on a loaded machine one may take a whole round)."""
 
     def read(_):
         response = requests.get(f"{url}/v1/status", headers={"Connection": "close"}, timeout=10)
         return response.status_code
 
+    statuses: list[int] = []
     with ThreadPoolExecutor(12) as pool:
-        return list(pool.map(read, range(REQUESTS)))
-
-
-def _workers(log_path) -> Counter:
-    """Requests per worker pid, from the access log."""
-    return Counter(pid for pid, _ in _ACCESS.findall(log_path.read_text()))
+        for _ in range(10):
+            statuses += pool.map(read, range(REQUESTS // 2))
+            if len(statuses) >= REQUESTS and len(_workers(log_path)) >= 2:
+                break
+    return statuses
 
 
 def test_a_redis_store_is_one_budget_for_every_worker(serve, tmp_path, redis_prefix):
     server = serve(REDIS_URL, redis_prefix)
-    statuses = _read_on_fresh_connections(server.url)
+    statuses = _read_on_fresh_connections(server.url, tmp_path / "gunicorn.log")
     server.stop()
     workers = _workers(tmp_path / "gunicorn.log")
     assert len(workers) >= 2, f"the requests did not reach several workers: {workers}"
-    assert Counter(statuses) == {200: LIMIT, 429: REQUESTS - LIMIT}, workers
+    assert Counter(statuses) == {200: LIMIT, 429: len(statuses) - LIMIT}, workers
 
 
 def test_the_memory_store_is_a_budget_per_worker(serve, tmp_path):
     server = serve("memory://")
-    statuses = _read_on_fresh_connections(server.url)
+    statuses = _read_on_fresh_connections(server.url, tmp_path / "gunicorn.log")
     server.stop()
     workers = _workers(tmp_path / "gunicorn.log")
     assert len(workers) >= 2, f"the requests did not reach several workers: {workers}"
@@ -84,7 +91,7 @@ def test_the_memory_store_is_a_budget_per_worker(serve, tmp_path):
 
 def test_an_unreachable_redis_costs_no_answer(serve, tmp_path):
     server = serve(f"redis://127.0.0.1:{free_port()}/0")
-    statuses = _read_on_fresh_connections(server.url)
+    statuses = _read_on_fresh_connections(server.url, tmp_path / "gunicorn.log")
     server.stop()
     log = (tmp_path / "gunicorn.log").read_text()
     workers = _workers(tmp_path / "gunicorn.log")
