@@ -47,12 +47,13 @@ _WHAT = {"read": "requests from this client address", "write": "writes with this
 
 
 def _limit(setting: str, value: str):
-    """The one limit of a setting such as ``600/minute``."""
+    """The one limit of a setting such as ``600/minute``, over at most a day (the longest
+    ``Retry-After`` the spec allows)."""
     try:
         items = parse_many(value)
     except ValueError:
         items = []
-    if len(items) != 1:
+    if len(items) != 1 or items[0].get_expiry() > 86400:
         raise ValueError(
             f"{setting}: {value!r} is not one rate limit such as 600/minute "
             "(N per second, minute, hour or day)"

@@ -180,7 +180,7 @@ def test_the_settings_are_read_from_the_environment_and_checked(database_url):
     assert defaults.ratelimit_enabled and defaults.ratelimit_storage_url == "memory://"
     with pytest.raises(ValueError, match="CHECKPOINTS_RATELIMIT_ENABLED"):
         Config.from_env({"CHECKPOINTS_RATELIMIT_ENABLED": "maybe"})
-    for setting in ("often", "10/minute;100/hour", ""):
+    for setting in ("often", "10/minute;100/hour", "", "5/month"):
         with pytest.raises(ValueError, match="CHECKPOINTS_RATELIMIT_READ"):
             create_app(Config(database_url=database_url, ratelimit_read=setting))
 
