@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from service.domain.facts import validate_country_code
+from service.domain.facts import country_codes, validate_country_code
 from service.domain.model import format_time
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -96,10 +96,24 @@ def validate_timezone(name: str) -> None:
         raise ValidationError("Not an IANA time zone (e.g. Europe/Vilnius).")
 
 
+#: Every country code, once in the spec (components/schemas/CountryCode).
+COUNTRY_CODE_SCHEMA = {
+    "type": "string",
+    "description": "An ISO 3166-1 alpha-2 country code.",
+    "enum": sorted(country_codes()),
+}
+
+
 def country_field(**kwargs) -> fields.String:
+    """An ISO 3166-1 alpha-2 code; in the spec, a reference to the list of them
+    (``COUNTRY_CODE_SCHEMA``)."""
     return fields.String(
         validate=[validate.Length(equal=2), validate_country],
-        metadata={"pattern": "^[A-Z]{2}$", "example": "LT", **kwargs.pop("metadata", {})},
+        metadata={
+            "x-country-code": True,
+            "example": "LT",
+            **kwargs.pop("metadata", {}),
+        },
         **kwargs,
     )
 
