@@ -97,8 +97,10 @@ class CheckpointSchema(StrictSchema):
         required=True,
         validate=validate.Length(equal=2),
         metadata={
-            "description": "The operating country first, then the neighbour (ISO 3166-1).",
+            "description": "The operating country first, then the neighbour (ISO 3166-1); "
+            "two different codes.",
             "example": ["LT", "BY"],
+            "uniqueItems": True,
         },
     )
     counterpart = fields.String(

@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from service.domain.facts import validate_country_code
+from service.domain.facts import country_codes, validate_country_code
 from service.domain.model import TIME_RANGE_TEXT, format_time, in_time_range
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -19,9 +19,13 @@ ID_MAX_LENGTH = 63
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 #: The longest time _RFC3339 admits: 19 characters, a 10-character fraction, a 6-character offset.
 TIME_MAX_LENGTH = 35
-#: _RFC3339 with the years of the supported range (the spec's pattern). The exact bounds are
-#: instants in UTC (model.TIME_MIN, TIME_END), which a pattern cannot state near the ends.
-_RFC3339_IN_RANGE = _RFC3339.pattern.replace(r"^\d{4}", r"^(19\d{2}|2\d{3})", 1)
+#: The spec's pattern: _RFC3339 with the years of the supported range and each field held to
+#: its values (so that a generator drawing from it mostly draws real times). The exact bounds
+#: are instants in UTC (model.TIME_MIN, TIME_END), which a pattern cannot state near the ends.
+_RFC3339_IN_RANGE = (
+    r"^(19\d{2}|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
 _TIME_RANGE_SENTENCE = TIME_RANGE_TEXT[0].upper() + TIME_RANGE_TEXT[1:] + "."
 #: The largest revision or feed position: the largest integer every JSON parser reads exactly.
 MAX_INTEGER = 2**53 - 1
@@ -110,10 +114,24 @@ def validate_timezone(name: str) -> None:
         raise ValidationError("Not an IANA time zone (e.g. Europe/Vilnius).")
 
 
+#: Every country code, once in the spec (components/schemas/CountryCode).
+COUNTRY_CODE_SCHEMA = {
+    "type": "string",
+    "description": "An ISO 3166-1 alpha-2 country code.",
+    "enum": sorted(country_codes()),
+}
+
+
 def country_field(**kwargs) -> fields.String:
+    """An ISO 3166-1 alpha-2 code; in the spec, a reference to the list of them
+    (``COUNTRY_CODE_SCHEMA``)."""
     return fields.String(
         validate=[validate.Length(equal=2), validate_country],
-        metadata={"pattern": "^[A-Z]{2}$", "example": "LT", **kwargs.pop("metadata", {})},
+        metadata={
+            "x-country-code": True,
+            "example": "LT",
+            **kwargs.pop("metadata", {}),
+        },
         **kwargs,
     )
 

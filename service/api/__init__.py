@@ -11,11 +11,11 @@ from flask_smorest.utils import prepare_response
 from flask_swagger_ui import get_swaggerui_blueprint
 from marshmallow import fields
 
-from schemas.common import ProblemSchema
+from schemas.common import COUNTRY_CODE_SCHEMA, ProblemSchema
 from service.domain.model import TIME_RANGE_TEXT
 
 from . import bodies, cors, errors, hygiene, ratelimit
-from .blueprint import BoundedString
+from .blueprint import BoundedString, check_request_headers
 from .bodies import MAX_JSON_DEPTH
 from .errors import PROBLEM_JSON
 
@@ -109,7 +109,9 @@ _RESPONSE_HEADERS = {
 _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.NOT_MODIFIED: "`If-None-Match` matches: what the client has is current.",
     http.HTTPStatus.BAD_REQUEST: "The body is not valid JSON, or nests arrays and objects more "
-    f"than {MAX_JSON_DEPTH} levels deep (on the event stream: `Last-Event-ID` is not a seq).",
+    f"than {MAX_JSON_DEPTH} levels deep, or a request header is malformed: `If-Match` or "
+    "`If-None-Match` empty or longer than 1000 characters, `Idempotency-Key` not 1 to 255 "
+    "printable ASCII characters, `Last-Event-ID` not a seq.",
     http.HTTPStatus.UNAUTHORIZED: "No token, or the token is unknown or revoked.",
     http.HTTPStatus.FORBIDDEN: "The token's role does not allow this write.",
     http.HTTPStatus.CONFLICT: "The write collides with the stored state (an id that exists, an "
@@ -144,10 +146,20 @@ def _dict_length(converter, field, ret, **kwargs) -> dict:
     return {}
 
 
+def _country_code(converter, field, ret, **kwargs) -> dict:
+    """A country field (schemas.common.country_field) refers to the one list of codes."""
+    if ret.pop("x-country-code", False):
+        for key in ("type", "minLength", "maxLength"):
+            ret.pop(key, None)
+        ret["$ref"] = "#/components/schemas/CountryCode"
+    return {}
+
+
 class _Converter(OpenAPIConverter):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_attribute_function(_dict_length)
+        self.add_attribute_function(_country_code)
 
 
 class _MarshmallowPlugin(MarshmallowPlugin):
@@ -176,6 +188,7 @@ class Api(flask_smorest.Api):
             self.spec.components.header(name, header)
         # A problem may carry extension members (RFC 9457): open, but bounded.
         self.spec.components.schema("Problem", {"maxProperties": 16}, schema=ProblemSchema)
+        self.spec.components.schema("CountryCode", COUNTRY_CODE_SCHEMA)
         for status in http.HTTPStatus:
             response = {"description": _RESPONSE_DESCRIPTIONS.get(status, status.phrase)}
             if status >= 400:
@@ -230,6 +243,7 @@ def init_app(app: Flask) -> Api:
     errors.init_app(app)
     bodies.init_app(app)
     ratelimit.init_app(app)
+    app.before_request(check_request_headers)
     api.register_blueprint(health.blp)
     api.register_blueprint(checkpoints.blp)
     api.register_blueprint(rules.blp)

@@ -9,11 +9,14 @@ from collections.abc import Callable
 from copy import deepcopy
 
 import flask_smorest
+from flask import request
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import UnicodeConverter
 
 from schemas.common import ID_MAX_LENGTH
+
+from .errors import Problem
 
 
 class BoundedString(UnicodeConverter):
@@ -55,19 +58,38 @@ REQUEST_HEADERS = {
         "schema": {"type": "string", "minLength": 1, "maxLength": 1000},
     },
     "Idempotency-Key": {
-        "description": "A key unique to this create, per token: a retry with the same key "
-        "and body replays the first `201` (with `Idempotent-Replayed: true`) and writes "
-        "nothing; the same key with another body is a `422`. The key is stored in the "
+        "description": "A key unique to this create, per token (printable ASCII): a retry with "
+        "the same key and body replays the first `201` (with `Idempotent-Replayed: true`) and "
+        "writes nothing; the same key with another body is a `422`. The key is stored in the "
         "create's own transaction, so only a create that happened is remembered: a request "
         "that failed or never finished may be retried with the same key. Keys are "
         "remembered for 24 h (`CHECKPOINTS_IDEMPOTENCY_TTL`), then forgotten.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     },
     "Last-Event-ID": {
         "description": "Resume after this `seq` (browsers send it on reconnect).",
         "schema": {"type": "string", "pattern": "^[0-9]{1,16}$", "maxLength": 16},
     },
 }
+
+
+#: Conditional headers are bounded here, before werkzeug parses them, by their declared length.
+_BOUNDED_HEADERS = ("If-Match", "If-None-Match")
+
+
+def check_request_headers() -> None:
+    """Refuse (400) a conditional header outside the length the spec declares for it."""
+    for name in _BOUNDED_HEADERS:
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        schema = REQUEST_HEADERS[name]["schema"]
+        if not schema["minLength"] <= len(value) <= schema["maxLength"]:
+            raise Problem(
+                400,
+                f"{name} must be {schema['minLength']} to {schema['maxLength']} characters.",
+                kind="bad-header",
+            )
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -92,6 +114,9 @@ class Blueprint(flask_smorest.Blueprint):
         names = [*request_headers]
         if 428 in errors:
             names.insert(0, "If-Match")
+        if names:
+            # A malformed request header is a 400.
+            errors = (*errors, 400)
 
         def decorator(func: Callable) -> Callable:
             codes = set(errors) | set(COMMON_ERRORS)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 
+import jsonschema
 import pytest
 
-from tests.conftest import CHECKPOINT, assert_problem
+from service.domain.facts import country_codes
+from tests.conftest import CHECKPOINT, ROOT, assert_problem
 
 
 def create(client, headers, **changes):
@@ -349,3 +352,28 @@ def test_list_paginates_with_cursor_and_link(client, editor):
 def test_bad_list_parameters_are_422(client, query):
     body = assert_problem(client.get(f"/v1/checkpoints?{query}"), 422)
     assert body["errors"]
+
+
+@pytest.mark.parametrize(
+    "countries",
+    [["XX", "BY"], ["LT", "LT"], ["lt", "BY"]],
+    ids=["not-a-code", "twice-the-same", "lower-case"],
+)
+def test_the_spec_refuses_the_countries_the_server_refuses(client, editor, countries):
+    spec = json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(
+        {"$ref": "#/components/schemas/Checkpoint", "components": spec["components"]}
+    )
+    body = {**CHECKPOINT, "countries": countries}
+    assert not validator.is_valid(body)
+    assert_problem(client.post("/v1/checkpoints", json=body, headers=editor), 422)
+    assert validator.is_valid(CHECKPOINT)
+
+
+def test_the_spec_lists_every_country_code_once_and_each_country_field_refers_to_it():
+    spec = (ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8")
+    assert json.loads(spec)["components"]["schemas"]["CountryCode"]["enum"] == sorted(
+        country_codes()
+    )
+    assert spec.count('"AD"') == 1
+    assert spec.count('"$ref": "#/components/schemas/CountryCode"') >= 8
