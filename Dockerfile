@@ -19,11 +19,11 @@ RUN pip install . \
     && useradd --system --uid 10001 --home-dir /app checkpoints \
     && mkdir /data && chown checkpoints /data
 
-USER checkpoints
+USER 10001
 VOLUME ["/data"]
 EXPOSE 8000
 
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=2)"]
 
 CMD ["sh", "-c", "checkpoints init-db && checkpoints load-example --if-empty && exec gunicorn -c gunicorn.conf.py"]

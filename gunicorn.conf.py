@@ -7,8 +7,9 @@ gunicorn's gevent worker closes a connection at once instead of lingering on it 
 as its sync and gthread workers do. README "### Serving" has the measurements and the limits.
 """
 
-import multiprocessing
 import os
+
+from service.serving import available_cpus
 
 wsgi_app = "service:create_app()"
 
@@ -20,7 +21,8 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="checkpoints-metrics-")
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+# One worker per CPU the server may use: a container's CPU quota counts, not the host's cores.
+workers = int(os.environ.get("WEB_CONCURRENCY") or available_cpus())
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread (and sync, see below)
 # gunicorn's workers by their usual names, subclassed so that their own refusals (a request
 # line or headers over the limits below, a malformed request line) are problem+json too;

@@ -337,3 +337,29 @@ class _ThenClose(list):
         if self.sock is not None:
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_RDWR)
+
+
+def available_cpus(cgroup_root: str = "/sys/fs/cgroup") -> int:
+    """The CPUs this process may use: the cores it may run on, bounded by a container's CPU
+    quota (cgroup v2 ``cpu.max``, or v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``), rounded
+    up; at least 1. A container limited to 1.5 CPUs on a 16-core host gets 2 workers, not 16."""
+    import math
+    import os
+    from pathlib import Path
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    root = Path(cgroup_root)
+    quota = period = None
+    try:
+        quota_text, period_text = (root / "cpu.max").read_text().split()[:2]
+        if quota_text != "max":
+            quota, period = int(quota_text), int(period_text)
+    except (OSError, ValueError):
+        try:
+            quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+            period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            pass
+    if quota is not None and period and quota > 0:
+        cores = min(cores or 1, math.ceil(quota / period))
+    return max(1, cores or 1)
