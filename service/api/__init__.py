@@ -80,8 +80,7 @@ _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.UNAUTHORIZED: "No token, or the token is unknown or revoked.",
     http.HTTPStatus.FORBIDDEN: "The token's role does not allow this write.",
     http.HTTPStatus.CONFLICT: "The write collides with the stored state (an id that exists, an "
-    "overlapping rule) or with a request still running under the same `Idempotency-Key` "
-    "(then with `Retry-After`).",
+    "overlapping rule).",
     http.HTTPStatus.PRECONDITION_FAILED: "`If-Match` does not match the current revision; the "
     "current `ETag` is sent.",
     http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "The body is larger than the server accepts "

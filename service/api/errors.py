@@ -180,13 +180,6 @@ def _from_storage(error: storage.StorageError) -> Problem:
             "This Idempotency-Key was first sent with another request; use a new key.",
             kind="idempotency-key-reused",
         )
-    if isinstance(error, storage.IdempotencyInFlight):
-        return Problem(
-            409,
-            "The first request with this Idempotency-Key is still running; retry shortly.",
-            kind="idempotency-key-in-flight",
-            headers={"Retry-After": "1"},
-        )
     if isinstance(error, storage.Conflict):
         return Problem(
             409,

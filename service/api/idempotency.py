@@ -1,5 +1,7 @@
 """``Idempotency-Key`` on POST: the same key and body replay the first response; the same
-key with another body is a 422; a retry while the first run is still going is a 409."""
+key with another body is a 422. The store looks the key up and stores it inside the
+create's own write transaction, so concurrent retries write once and no key outlives a
+failed or abandoned request."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import json
 
 from flask import current_app, request
 
-from service.storage import IdempotencyClaim
+from service.storage import IdempotencyKey
 
 from .errors import Problem
 
@@ -29,8 +31,8 @@ def fingerprint() -> str:
     return digest.hexdigest()
 
 
-def claim(actor: str) -> IdempotencyClaim | None:
-    """Reserve the request's key for ``actor`` (or find its first outcome); None without one."""
+def key_of(actor: str) -> IdempotencyKey | None:
+    """The request's idempotency key for ``actor``; None without one."""
     key = request.headers.get(HEADER)
     if key is None:
         return None
@@ -41,6 +43,4 @@ def claim(actor: str) -> IdempotencyClaim | None:
             kind="bad-idempotency-key",
         )
     config = current_app.config["CHECKPOINTS"]
-    return current_app.extensions["checkpoints.store"].claim_idempotency_key(
-        claim=IdempotencyClaim(actor, key, fingerprint()), ttl_seconds=config.idempotency_ttl
-    )
+    return IdempotencyKey(actor, key, fingerprint(), config.idempotency_ttl)

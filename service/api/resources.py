@@ -121,27 +121,18 @@ def create_item(
 ):
     """Create a resource: 201 with Location and ETag. With an ``Idempotency-Key``, a retry of
     the same request replays the first response and writes nothing."""
-    claim = idempotency.claim(actor)
-    if claim is not None and claim.replay is not None:
-        replay_type, replay_id, revision = claim.replay
-        stored = store().revision(resource_type=replay_type, resource_id=replay_id, number=revision)
-        record = Record(replay_type, replay_id, revision, stored.data)
-        location = url_for(endpoint, **{url_arg: replay_id})
-        body, status, headers = item_response(record, 201, location=location)
-        return body, status, {**headers, "Idempotent-Replayed": "true"}
-    try:
-        record = store().create(
-            resource_type=resource_type,
-            resource_id=resource_id,
-            data=fields,
-            actor=actor,
-            idempotency=claim,
-        )
-    except BaseException:
-        if claim is not None:
-            store().release_idempotency_key(claim=claim)
-        raise
-    return item_response(record, 201, location=url_for(endpoint, **{url_arg: resource_id}))
+    record = store().create(
+        resource_type=resource_type,
+        resource_id=resource_id,
+        data=fields,
+        actor=actor,
+        idempotency=idempotency.key_of(actor),
+    )
+    location = url_for(endpoint, **{url_arg: record.id})
+    body, status, headers = item_response(record, 201, location=location)
+    if record.replayed:
+        headers = {**headers, "Idempotent-Replayed": "true"}
+    return body, status, headers
 
 
 def replace_item(

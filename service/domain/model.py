@@ -37,6 +37,10 @@ REASON_CODES = (
 )
 STATES = ("unknown", "closed", "open", "restricted")
 RESOURCE_TYPES = ("checkpoint", "rule", "closure")
+#: What a revision (and its feed event) did to its resource.
+ACTIONS = ("created", "updated", "deleted")
+#: Token roles, lowest first: an admin may do whatever an editor may.
+ROLES = ("editor", "admin")
 
 
 def to_utc(value: datetime, name: str = "time") -> datetime:

@@ -10,9 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-RESOURCE_TYPES = ("checkpoint", "rule", "closure")
-ACTIONS = ("created", "updated", "deleted")
-ROLES = ("editor", "admin")
+from service.domain.model import Checkpoint, Closure, Rule
 
 
 class StorageError(Exception):
@@ -74,6 +72,8 @@ class Record:
     id: str
     revision: int
     data: dict[str, Any]
+    #: True when an idempotent create found this, the first outcome of its key.
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,22 +157,24 @@ class FeedPage:
 
 
 @dataclass(frozen=True)
-class IdempotencyClaim:
-    """A POST's idempotency key: ``replay`` names the stored outcome of its first run."""
+class IdempotencyKey:
+    """A create's idempotency key: the actor's key, what the request was, and how long a
+    key is remembered."""
 
     actor: str
     key: str
     fingerprint: str
-    replay: tuple[str, str, int] | None = None
+    ttl_seconds: int
 
 
 @dataclass(frozen=True)
 class DecisionInput:
-    """What a decision about one checkpoint is made from, read in one transaction."""
+    """What a decision about one checkpoint is made from, read in one transaction, as the
+    domain's values."""
 
-    checkpoint: dict[str, Any]
-    rules: list[dict[str, Any]]
-    closures: list[dict[str, Any]]
+    checkpoint: Checkpoint
+    rules: list[Rule]
+    closures: list[Closure]
 
 
 class Store(abc.ABC):
@@ -209,10 +211,12 @@ class Store(abc.ABC):
         resource_id: str,
         data: Mapping[str, Any],
         actor: str,
-        idempotency: IdempotencyClaim | None = None,
+        idempotency: IdempotencyKey | None = None,
     ) -> Record:
-        """Create a resource (or re-create a deleted one, continuing its history); a claimed
-        idempotency key is stored with the write, in the same transaction."""
+        """Create a resource (or re-create a deleted one, continuing its history). With an
+        idempotency key, in the same transaction: a key already used with the same request
+        returns its first outcome (``replayed``), with another request raises
+        IdempotencyMismatch, else the key is stored with the write."""
 
     @abc.abstractmethod
     def update(
@@ -272,6 +276,11 @@ class Store(abc.ABC):
     def changes(self, *, after: int, limit: int) -> list[dict[str, Any]]:
         """Return change-feed events with ``seq > after``, in order."""
 
+    @abc.abstractmethod
+    def wait_for_change(self, after: int, timeout: float, stop: Any = None) -> bool:
+        """Wait up to ``timeout`` seconds (or until the ``stop`` event is set) for the feed
+        to pass ``after``, whichever process or host commits; True once it has."""
+
     # --- tokens ----------------------------------------------------------------------------
     @abc.abstractmethod
     def create_token(self, *, name: str, role: str, secret_hash: str) -> Token:
@@ -313,10 +322,6 @@ class FeedAhead(StorageError):
 
 class IdempotencyMismatch(StorageError):
     """The idempotency key was used with another request."""
-
-
-class IdempotencyInFlight(StorageError):
-    """The request first sent with this idempotency key is still running."""
 
 
 class Unavailable(StorageError):

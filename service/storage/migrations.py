@@ -119,3 +119,9 @@ def m003_idempotency_and_sync(db: Database) -> None:
         not_null={"fingerprint", "state", "created_at"},
     )
     db["sync_state"].create({"source": str, "seq": int, "updated_at": str}, pk="source")
+
+
+@migrations()
+def m004_idempotency_expiry(db: Database) -> None:
+    """Expired idempotency keys are found by age, a batch at a time."""
+    db["idempotency_keys"].create_index(["created_at"])
