@@ -231,13 +231,12 @@ class PostgresStore(VersionedStore):
             remaining = deadline - time.monotonic()
             if remaining <= 0 or (stop is not None and stop.is_set()):
                 return False
-            if seq is None:  # the listener is (re)connecting: poll meanwhile
-                time.sleep(min(self.poll_interval, remaining))
-                if self.feed_position() > after:
-                    return True
-            else:
-                # In slices, so that a stop (the worker shutting down) is seen promptly.
-                event.wait(min(remaining, 0.25))
+            # In slices, so that a stop (the worker shutting down) is seen promptly.
+            if event.wait(min(remaining, 0.25, self.poll_interval)) or seq is not None:
+                continue
+            # The listener is (re)connecting: poll meanwhile.
+            if self.feed_position() > after:
+                return True
 
     def _get_listener(self) -> _Listener:
         self._own()
