@@ -128,8 +128,8 @@ class _Listener:
     """One connection per worker process that LISTENs for commits and wakes the waiters
     of that process; ``seq`` is None while it is not connected (waiters then poll)."""
 
-    def __init__(self, url: str, connect_kwargs: dict[str, Any]):
-        self.url, self.connect_kwargs = url, connect_kwargs
+    def __init__(self, url: str):
+        self.url = url
         self.seq: int | None = None
         self.event = threading.Event()
         self.closed = False
@@ -145,7 +145,7 @@ class _Listener:
         pause = 0.1
         while not self.closed and self.pid == os.getpid():
             try:
-                with psycopg.connect(self.url, autocommit=True, **self.connect_kwargs) as conn:
+                with psycopg.connect(self.url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     row = conn.execute("SELECT last_seq FROM feed_state WHERE id = 1").fetchone()
                     self._announce(row[0])
@@ -167,7 +167,6 @@ class PostgresStore(VersionedStore):
         self.url = url
         self.pool_size = pool_size
         self.statement_timeout_ms = statement_timeout_ms
-        self._connect_kwargs = {"options": f"-c statement_timeout={int(statement_timeout_ms)}"}
         self._lock = threading.Lock()
         self._pool: ConnectionPool | None = None
         self._listener: _Listener | None = None
@@ -189,13 +188,18 @@ class PostgresStore(VersionedStore):
                         self.url,
                         min_size=1,
                         max_size=self.pool_size,
-                        kwargs={"autocommit": True, **self._connect_kwargs},
+                        kwargs={"autocommit": True},
+                        configure=self._configure,
                         timeout=max(1.0, self.statement_timeout_ms / 1000),
                         name="checkpoints",
                         open=True,
                     )
                 pool = self._pool
         return pool
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        """Every pooled connection: statements (lock waits included) are bounded."""
+        conn.execute(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
 
     @contextmanager
     def transaction(self, mode: Mode = "one") -> Iterator[Tx]:
@@ -242,7 +246,7 @@ class PostgresStore(VersionedStore):
         self._own()
         with self._lock:
             if self._listener is None:
-                self._listener = _Listener(self.url, self._connect_kwargs)
+                self._listener = _Listener(self.url)
             return self._listener
 
     def close(self) -> None:
