@@ -37,9 +37,7 @@ def test_a_write_that_outwaits_the_statement_timeout_is_a_503(postgres_url):
         assert store.feed_position() == 0
         with pytest.raises(Unavailable), psycopg.connect(postgres_url) as holder:
             holder.execute("SELECT 1 FROM feed_state WHERE id = 1 FOR UPDATE")
-            store.create(
-                resource_type="checkpoint", resource_id="x", data=CHECKPOINT, actor="a"
-            )
+            store.create(resource_type="checkpoint", resource_id="x", data=CHECKPOINT, actor="a")
     finally:
         store.close()
 
