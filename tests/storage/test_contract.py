@@ -374,3 +374,19 @@ def test_a_waiter_wakes_when_another_store_on_the_database_commits(backend, any_
     stop = threading.Event()
     stop.set()
     assert backend.wait_for_change(1, 10.0, stop) is False
+
+
+def test_a_read_transaction_sees_one_snapshot_while_others_commit(backend, any_database_url):
+    other = open_store(any_database_url)
+    try:
+        with backend.transaction("read") as tx:
+            before = tx.execute("SELECT last_seq FROM feed_state WHERE id = 1").fetchone()[0]
+            other.create(
+                resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a"
+            )
+            during = tx.execute("SELECT last_seq FROM feed_state WHERE id = 1").fetchone()[0]
+            rows = tx.execute("SELECT id FROM checkpoints").fetchall()
+        assert before == during == 0 and rows == []
+        assert backend.feed_position() == 1
+    finally:
+        other.close()

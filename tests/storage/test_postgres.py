@@ -49,3 +49,69 @@ def test_an_unmigrated_database_is_not_ready(postgres_database):
             store.check_ready()
     finally:
         store.close()
+
+
+def test_a_forked_process_opens_its_own_connections_and_leaves_the_parents_alone(postgres_url):
+    import os
+
+    store = open_store(postgres_url)
+
+    def backend_pid() -> int:
+        with store.transaction() as tx:
+            return tx.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+    try:
+        parent = backend_pid()
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover (the child reports through the pipe)
+            try:
+                os.write(write, str(backend_pid()).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as pipe:
+            child_pid = int(pipe.read() or 0)
+        os.waitpid(child, 0)
+        assert child_pid and child_pid != parent
+        assert backend_pid() == parent  # the parent's connection survived the child
+    finally:
+        store.close()
+
+
+def test_the_readme_pg_dump_recipe_restores_an_equal_database(postgres_url, tmp_path):
+    import shutil
+    import subprocess
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    from tests.conftest import POSTGRES_URL
+
+    if shutil.which("pg_dump") is None:
+        pytest.skip("pg_dump is not installed")
+    store = open_store(postgres_url)
+    store.create(resource_type="checkpoint", resource_id="medininkai", data=CHECKPOINT, actor="a")
+    dump = tmp_path / "checkpoints.dump"
+    subprocess.run(
+        ["pg_dump", "--format=custom", f"--file={dump}", postgres_url], check=True, timeout=60
+    )
+    name = f"{urlsplit(postgres_url).path.lstrip('/')}_restored"
+    restored_url = urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    restored = open_store(restored_url)
+    try:
+        subprocess.run(
+            ["pg_restore", "--no-owner", f"--dbname={restored_url}", str(dump)],
+            check=True,
+            timeout=60,
+        )
+        restored.check_ready()
+        assert restored.snapshot() == store.snapshot()
+        assert restored.migrate() == []
+    finally:
+        restored.close()
+        store.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
