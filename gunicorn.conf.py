@@ -10,6 +10,8 @@ as its sync and gthread workers do. README "### Serving" has the measurements an
 import multiprocessing
 import os
 
+# Loaded by each worker after gevent has patched it (never preload_app): database connections
+# are opened in the worker, and psycopg sees the patching when it is first imported.
 wsgi_app = "service:create_app()"
 
 # Prometheus samples of every worker go to files here, so /metrics answers for all of them.

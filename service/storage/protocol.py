@@ -255,7 +255,13 @@ class VersionedStore(Store):
             return None
         if row[0] != key.fingerprint:
             raise IdempotencyMismatch("the key was first used with another request")
-        return Record(row[1], row[2], row[3], _loads(row[4]), replayed=True)
+        if row[4] is None:
+            # Its outcome is no longer in the history (a mirror replaced it): start afresh.
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE actor = ? AND key = ?", [key.actor, key.key]
+            )
+            return None
+        return Record(row[1], row[2], row[3], json.loads(row[4]), replayed=True)
 
     def _live_head(
         self, tx: Tx, kind: Kind, resource_id: str, expected_revision: int | None

@@ -390,3 +390,23 @@ def test_a_read_transaction_sees_one_snapshot_while_others_commit(backend, any_d
         assert backend.feed_position() == 1
     finally:
         other.close()
+
+
+def test_a_key_whose_outcome_left_the_history_starts_afresh(backend):
+    backend.create(
+        resource_type="checkpoint",
+        resource_id="medininkai",
+        data=fields(),
+        actor="alice",
+        idempotency=_key(),
+    )
+    empty = {"seq": 0, "checkpoints": [], "rules": [], "closures": []}
+    backend.load_snapshot(source="src", snapshot=empty, replace_history=True)
+    again = backend.create(
+        resource_type="checkpoint",
+        resource_id="medininkai",
+        data=fields(),
+        actor="alice",
+        idempotency=_key(),
+    )
+    assert not again.replayed and again.data["name"] == "Medininkai"
