@@ -235,3 +235,28 @@ def test_sync_mirrors_sqlite_into_postgresql_and_back(postgres_url, tmp_path):
     finally:
         for store in stores:
             store.close()
+
+
+def test_an_event_stream_on_one_host_gets_a_write_on_the_other_within_a_second(hosts, pg_store):
+    a, b = hosts
+    token = _token(pg_store)
+    got: dict = {}
+
+    def follow() -> None:
+        with requests.get(f"{a.url}/v1/changes/stream", stream=True, timeout=30) as r:
+            got["open"] = True
+            for line in r.iter_lines(decode_unicode=True):
+                if line.startswith("id: "):
+                    got["id"], got["at"] = line, time.monotonic()
+                    return
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    time.sleep(0.7)  # the stream is open and waiting on host A
+    assert got.get("open")
+    posted = requests.post(f"{b.url}/v1/checkpoints", json=CHECKPOINT, headers=token, timeout=30)
+    assert posted.status_code == 201
+    committed = time.monotonic()
+    follower.join(timeout=25)
+    assert got["id"] == "id: 1"
+    assert got["at"] - committed < 1.0, got["at"] - committed
