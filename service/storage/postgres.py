@@ -177,6 +177,7 @@ class PostgresStore(VersionedStore):
         """Forget a pool and listener inherited across a fork: never use or close them."""
         if self._pid != os.getpid():
             self._pool, self._listener, self._pid = None, None, os.getpid()
+            self._lock = threading.Lock()  # the parent's may have been held at the fork
 
     def _get_pool(self) -> ConnectionPool:
         self._own()
