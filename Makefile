@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export CHECKPOINTS_DATABASE_URL ?= sqlite:///var/checkpoints.db
 
-.PHONY: run test lint format openapi bench clean
+.PHONY: run test lint format openapi bench clean browser-tools
 
 $(BIN)/checkpoints: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,17 @@ run: $(BIN)/checkpoints
 	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py
 
 ## test: lint, then the whole suite
-test: $(BIN)/checkpoints lint
+test: $(BIN)/checkpoints lint browser-tools
 	$(BIN)/pytest
+
+## browser-tools: axe-core and playwright-core from npm for the browser tests (into var/)
+BROWSER_TOOLS := var/browser-tools
+browser-tools: $(BROWSER_TOOLS)/node_modules/.installed
+$(BROWSER_TOOLS)/node_modules/.installed:
+	mkdir -p $(BROWSER_TOOLS)
+	cd $(BROWSER_TOOLS) && npm install --no-audit --no-fund --save-exact \
+		axe-core@4.14.1 playwright-core@1.65.1
+	touch $@
 
 lint: $(BIN)/checkpoints
 	$(BIN)/ruff check .

@@ -23,11 +23,27 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread (and sync, see below)
+# gunicorn's workers by their usual names, subclassed so that their own refusals (a request
+# line or headers over the limits below, a malformed request line) are problem+json too;
+# any other worker class may be named in full. As in gunicorn, sync with threads is gthread.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
-# Open connections per gevent worker (beyond them, new ones wait in the listen backlog);
-# held-open requests are bounded lower, by CHECKPOINTS_MAX_HELD_REQUESTS.
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread only
+if worker_class == "sync" and threads > 1:
+    worker_class = "gthread"
+worker_class = {
+    "gevent": "service.serving.GeventWorker",
+    "gthread": "service.serving.ThreadWorker",
+    "sync": "service.serving.SyncWorker",
+}.get(worker_class, worker_class)
+# Open connections per gevent worker (beyond them, new ones wait in the listen backlog until
+# an idle one is closed, up to GUNICORN_KEEPALIVE seconds later). An idle connection costs a
+# greenlet and a file descriptor, so the bound is high: a crowd of idle connections must not
+# make new clients wait. Held-open requests are bounded lower, by
+# CHECKPOINTS_MAX_HELD_REQUESTS.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "10000"))
+# Connections the kernel holds for the workers to accept (it caps this at
+# net.core.somaxconn).
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "4096"))
 
 # Heartbeat files on a RAM-backed directory where there is one (containers often mount
 # /tmp on overlay storage, which can stall the heartbeat).
@@ -59,6 +75,9 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 
+# Neither log ever holds a secret: token-shaped strings, credentials and the values of
+# secret-named query parameters are redacted; Authorization and Cookie are never logged.
+logger_class = "service.serving.RedactingLogger"
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
@@ -67,11 +86,74 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 control_socket_disable = True
 
 
+def on_starting(server):
+    """Refuse a damaged database before any worker starts, then raise the open-file limit."""
+    _refuse_damaged_storage(server)
+    _raise_open_file_limit(server)
+
+
+def _refuse_damaged_storage(server):
+    """The integrity check, once in the master before it forks (its connection is closed
+    again): a damaged database stops the server with one line. Every worker checks again
+    when it boots (post_worker_init), for a file damaged after the server started.
+
+    Only an SQLite database is checked here: opening a PostgreSQL store would import psycopg
+    in the master, before gevent patches the workers, and psycopg would then block them
+    (it looks for the patching when first imported). Its workers check it when they boot."""
+    import sys
+
+    from service.config import Config
+    from service.storage import Corrupt, open_store
+
+    url = Config.from_env().database_url
+    if not url.startswith("sqlite:"):
+        return
+    store = open_store(url)
+    try:
+        store.check_integrity()
+    except Corrupt as exc:
+        server.log.error("refusing to serve: %s", exc)
+        sys.exit(3)  # as a worker that fails to boot
+    finally:
+        store.close()
+
+
+def _raise_open_file_limit(server):
+    """Raise the open-file limit to its hard limit (each connection is a file descriptor;
+    the soft limit is often 1024), and warn when it is below what worker_connections needs."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    if soft < worker_connections + 100:
+        server.log.warning(
+            "open-file limit %s is below worker_connections %s: raise it (ulimit -n)",
+            soft,
+            worker_connections,
+        )
+
+
 def post_worker_init(worker):
-    """End long-polls and event streams at once when the worker is told to stop, so a
-    restart is not held up by clients that wait (gunicorn waits for open requests); under
-    gevent, also bound how long a request body may take to arrive."""
+    """Refuse to serve a damaged database. End long-polls and event streams at once when the
+    worker is told to stop, so a restart is not held up by clients that wait (gunicorn waits
+    for open requests); under gevent, also bound how long a request body may take to arrive."""
     import signal
+    import sys
+
+    from service.storage import Corrupt
+
+    try:
+        worker.wsgi.extensions["checkpoints.store"].check_integrity()
+    except Corrupt as exc:
+        # One line, and gunicorn stops: a worker that fails to boot halts the server.
+        worker.log.error("refusing to serve: %s", exc)
+        sys.exit(3)  # gunicorn's WORKER_BOOT_ERROR
 
     from service.api.waiting import shutting_down
 

@@ -105,3 +105,22 @@ CLOSURE_READ_EXAMPLE = {
     "updated_at": "2025-10-27T06:00:03Z",
 }
 CLOSURE_PAGE_EXAMPLE = {"items": [CLOSURE_READ_EXAMPLE], "next_cursor": None}
+
+
+class CalendarQuerySchema(StrictSchema):
+    reason = fields.String(validate=validate.OneOf(CLOSURE_REASONS))
+    start = Time(
+        data_key="from",
+        metadata={"description": "Only closures still in effect at or after this time."},
+    )
+
+
+CALENDAR_EXAMPLE = (
+    "BEGIN:VCALENDAR\r\nPRODID:-//checkpoints//closures//EN\r\nVERSION:2.0\r\n"
+    "CALSCALE:GREGORIAN\r\nX-WR-CALNAME:Medininkai: closures\r\nBEGIN:VEVENT\r\n"
+    "SUMMARY:Medininkai closed: security (until further notice)\r\n"
+    "DTSTART:20251026T220000Z\r\nDTSTAMP:20251027T060003Z\r\n"
+    "UID:closure-9c41d07e2b5a8f13@checkpoints\r\nSEQUENCE:1\r\n"
+    "DESCRIPTION:Closed until further notice.\\nNo end announced: closed until further "
+    "notice.\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)

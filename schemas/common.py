@@ -10,7 +10,7 @@ from zoneinfo import available_timezones
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from service.domain.facts import validate_country_code
-from service.domain.model import format_time
+from service.domain.model import TIME_RANGE_TEXT, format_time, in_time_range
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 #: The longest id (ID_PATTERN): checkpoint slugs, and the server's rule and closure ids.
@@ -19,6 +19,10 @@ ID_MAX_LENGTH = 63
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 #: The longest time _RFC3339 admits: 19 characters, a 10-character fraction, a 6-character offset.
 TIME_MAX_LENGTH = 35
+#: _RFC3339 with the years of the supported range (the spec's pattern). The exact bounds are
+#: instants in UTC (model.TIME_MIN, TIME_END), which a pattern cannot state near the ends.
+_RFC3339_IN_RANGE = _RFC3339.pattern.replace(r"^\d{4}", r"^(19\d{2}|2\d{3})", 1)
+_TIME_RANGE_SENTENCE = TIME_RANGE_TEXT[0].upper() + TIME_RANGE_TEXT[1:] + "."
 #: The largest revision or feed position: the largest integer every JSON parser reads exactly.
 MAX_INTEGER = 2**53 - 1
 #: Items per list page at most (the ``limit`` parameter's maximum).
@@ -35,21 +39,26 @@ class StrictSchema(Schema):
 
 
 class Time(fields.AwareDateTime):
-    """An RFC 3339 time. Any offset is accepted; a time without one is refused; times are
-    returned in UTC with ``Z``."""
+    """An RFC 3339 time. Any offset is accepted; a time without one is refused; a time outside
+    the supported range (model.TIME_MIN to TIME_END) is refused; times are returned in UTC
+    with ``Z``. Every time a request carries, in a body or a query, is read by this field."""
 
     default_error_messages = {
         "invalid": "Not an RFC 3339 time (e.g. 2024-03-01T00:00:00Z).",
         "invalid_awareness": "The time has no offset; add Z or ±HH:MM.",
+        "out_of_range": f"Must be {TIME_RANGE_TEXT}.",
     }
 
     def __init__(self, **kwargs):
         # The limits _deserialize enforces, stated in the spec (a validator would see a datetime).
         metadata = {
-            "pattern": _RFC3339.pattern,
+            "pattern": _RFC3339_IN_RANGE,
             "maxLength": TIME_MAX_LENGTH,
             **kwargs.pop("metadata", {}),
         }
+        if not kwargs.get("dump_only"):
+            described = metadata.get("description")
+            metadata["description"] = " ".join(filter(None, [described, _TIME_RANGE_SENTENCE]))
         super().__init__(format="iso", default_timezone=None, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -64,11 +73,16 @@ class Time(fields.AwareDateTime):
         fraction = re.search(r"\.(\d+)", value)
         if fraction and len(fraction.group(1)) > 6:
             value = value.replace(fraction.group(0), "." + fraction.group(1)[:6])
+        if not "1900" <= value[:4] <= "2999":
+            raise self.make_error("out_of_range")
         try:
             parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
         except ValueError as exc:
             raise self.make_error("invalid") from exc
-        return parsed.astimezone(UTC)
+        moment = parsed.astimezone(UTC)
+        if not in_time_range(moment):
+            raise self.make_error("out_of_range")
+        return moment
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:

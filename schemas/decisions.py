@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate
 
-from service.domain import MODES, REASON_CODES, STATES
+from service.domain import MODES, REASON_CODES, STATES, TIME_END, format_time
 from service.domain.facts import (
     DIRECTIONS,
     FACTS,
@@ -149,7 +149,8 @@ class DecisionSchema(StrictSchema):
         allow_none=True,
         metadata={
             "description": "The answer holds from `at` up to (not including) this instant; "
-            "null if it can never change given the stored data."
+            "null if it can never change given the stored data, or changes only at or after "
+            f"{format_time(TIME_END)} (the end of the supported range)."
         },
     )
 

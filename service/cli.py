@@ -22,19 +22,50 @@ def _app(config: Config | None = None) -> Flask:
     return create_app(config)
 
 
-def _store():
-    return _app().extensions["checkpoints.store"]
+def _store(*, ready: bool = True):
+    """The configured store; unless ``ready`` is False (init-db), one whose schema is current."""
+    store = _app().extensions["checkpoints.store"]
+    if ready:
+        store.check_ready()
+    return store
 
 
-@click.group(help="Operate a checkpoints deployment (storage from CHECKPOINTS_DATABASE_URL).")
+class _Commands(click.Group):
+    """The command group: a storage failure (no database yet, a run from another folder, a
+    damaged, read-only or full database) ends any command with one line on standard error
+    that says what went wrong, and a non-zero exit, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from .storage import SchemaNotReady, StorageError
+
+        try:
+            return super().invoke(ctx)
+        except StorageError as exc:
+            if not isinstance(exc, SchemaNotReady):
+                raise click.ClickException(str(exc)) from exc
+            url = Config.from_env().database_url
+            raise click.ClickException(
+                f"{exc} (database {url}). Run `checkpoints init-db` first, from the project's "
+                "folder (the default database is var/checkpoints.db there), or set "
+                "CHECKPOINTS_DATABASE_URL."
+            ) from exc
+
+
+@click.group(
+    cls=_Commands,
+    help="Operate a checkpoints deployment (storage from CHECKPOINTS_DATABASE_URL).",
+)
 def main() -> None:
     pass
 
 
 @main.command("init-db")
 def init_db() -> None:
-    """Create the database if missing and apply pending migrations (idempotent)."""
-    applied = _store().migrate()
+    """Check an existing database's integrity, create it if missing and apply pending
+    migrations (idempotent). A damaged database is refused."""
+    store = _store(ready=False)
+    store.check_integrity()
+    applied = store.migrate()
     click.echo(
         f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
     )
@@ -54,6 +85,18 @@ def load_example(if_empty: bool) -> None:
     click.echo(f"example loaded: {written} writes")
 
 
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup(file: str) -> None:
+    """Copy the database to FILE, consistently, while it is being served."""
+    if Path(file).exists():
+        raise click.ClickException(f"{file} exists already; name a new file")
+    if not Path(file).absolute().parent.is_dir():
+        raise click.ClickException(f"{Path(file).parent} is not a folder")
+    _store().backup(target=file)
+    click.echo(f"backed up to {file} (integrity check passed)")
+
+
 @main.group()
 def token() -> None:
     """API tokens: only a hash of each secret is stored."""
@@ -62,7 +105,12 @@ def token() -> None:
 @token.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), default="editor", show_default=True)
-def token_create(name: str, role: str) -> None:
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="If NAME exists, give it this new secret and role (its old secret stops working).",
+)
+def token_create(name: str, role: str, replace: bool) -> None:
     """Create a token; prints the secret once, as the last word."""
     from .bearer_tokens import hash_secret, new_secret
     from .storage import TokenExists
@@ -73,7 +121,9 @@ def token_create(name: str, role: str) -> None:
         )
     secret = new_secret()
     try:
-        _store().create_token(name=name, role=role, secret_hash=hash_secret(secret))
+        _store().create_token(
+            name=name, role=role, secret_hash=hash_secret(secret), replace=replace
+        )
     except TokenExists as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -148,29 +198,25 @@ def sync(source_url: str, database_url: str, follow: bool) -> None:
     CHECKPOINTS_DATABASE_URL pointing at it.
     """
     import logging
-    import signal
 
     from .storage import open_store
-    from .sync import Mirror, SourceError
+    from .sync import Mirror, SourceError, Stopped, StopSignal
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     store = open_store(database_url)
     store.migrate()
-    mirror = Mirror(source_url, store)
-    stop = {"now": False}
-
-    def _stop(signum, frame):
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, _stop)
+    # SIGTERM or Ctrl-C: a long-poll in progress is cut, and the command ends within a second.
+    stop = StopSignal()
+    stop.install()
+    mirror = Mirror(source_url, store, stop=stop)
     try:
         position = mirror.catch_up()
         click.echo(f"mirror at seq {position}")
         if follow:
-            mirror.follow(should_stop=lambda: stop["now"])
+            mirror.follow()
     except SourceError as exc:
         raise click.ClickException(str(exc)) from exc
-    except KeyboardInterrupt:
+    except Stopped:
         pass
 
 

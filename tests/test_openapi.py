@@ -79,11 +79,18 @@ def test_every_example_is_valid_against_its_schema():
     assert checked >= 20
 
 
-def _operation_schema(spec: dict, path: str, method: str, status: int) -> dict:
+def _operation_schema(
+    spec: dict, path: str, method: str, status: int, media_type: str | None = None
+) -> dict:
+    """The schema of a response; of its ``media_type`` when it documents several."""
     response = spec["paths"][path][method]["responses"][str(status)]
     if "$ref" in response:
         response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
-    (media,) = response["content"].values()
+    content = response["content"]
+    if media_type is None:
+        (media,) = content.values()
+    else:
+        media = content[media_type]
     return media["schema"]
 
 
@@ -103,6 +110,7 @@ def test_real_answers_are_what_the_spec_says(client, editor, admin):
     rule_id, closure_id = rule.get_json()["id"], closure.get_json()["id"]
     etag = client.get("/v1/checkpoints/medininkai").headers["ETag"]
     at = "at=2025-11-01T00:00:00Z"
+    GEO, PNG = {"Accept": "application/geo+json"}, {"Accept": "image/png"}
     calls = [
         ("/v1/checkpoints", "post", 201, created),
         ("/v1/checkpoints/{checkpoint_id}/rules", "post", 201, rule),
@@ -138,6 +146,9 @@ def test_real_answers_are_what_the_spec_says(client, editor, admin):
             client.get(f"/v1/checkpoints/medininkai/status?{at}"),
         ),
         ("/v1/status", "get", 200, client.get(f"/v1/status?{at}")),
+        ("/v1/status", "get", 200, client.get(f"/v1/status?{at}", headers=GEO)),
+        ("/v1/checkpoints", "get", 200, client.get("/v1/checkpoints", headers=GEO)),
+        ("/v1/checkpoints", "get", 406, client.get("/v1/checkpoints", headers=PNG)),
         ("/v1/changes", "get", 200, client.get("/v1/changes")),
         ("/v1/snapshot", "get", 200, client.get("/v1/snapshot")),
         ("/v1/checkpoints", "post", 401, client.post("/v1/checkpoints", json=CHECKPOINT)),
@@ -168,7 +179,7 @@ def test_real_answers_are_what_the_spec_says(client, editor, admin):
     ]
     for path, method, status, response in calls:
         assert response.status_code == status, (path, method, response.get_json())
-        schema = _operation_schema(spec, path, method, status)
+        schema = _operation_schema(spec, path, method, status, response.mimetype)
         errors = list(_validator(spec, schema).iter_errors(response.get_json()))
         assert not errors, f"{method} {path} {status}: {errors[0].message}"
         documented = spec["paths"][path][method]["responses"][str(status)]

@@ -180,7 +180,7 @@ def test_sigterm_stops_a_server_holding_20_streams_within_seconds(app, database_
         server.stop()
     assert server.process.returncode == 0
     assert stopped_after < 5, stopped_after
-    assert "Using worker: gevent" in (tmp_path / "gunicorn.log").read_text()  # the default
+    assert "Using worker: service.serving.GeventWorker" in (tmp_path / "gunicorn.log").read_text()
 
 
 POOL_SCRIPT = r"""

@@ -12,12 +12,14 @@ from flask_swagger_ui import get_swaggerui_blueprint
 from marshmallow import fields
 
 from schemas.common import ProblemSchema
+from service.domain.model import TIME_RANGE_TEXT
 
 from . import bodies, cors, errors, hygiene
 from .blueprint import BoundedString
+from .bodies import MAX_JSON_DEPTH
 from .errors import PROBLEM_JSON
 
-API_DESCRIPTION = """\
+API_DESCRIPTION = f"""\
 The state of border crossing points: checkpoints, what each mode of travel (pedestrian,
 cyclist, vehicle, goods) may do there over time, and closures. Every resource is versioned:
 each write is a new revision, every past revision stays readable, and writes are
@@ -25,6 +27,10 @@ conditional on the revision the writer read (`If-Match`).
 
 Reads are public. Writes need `Authorization: Bearer <token>`. Every error is
 `application/problem+json` (RFC 9457). Times are RFC 3339 and come back in UTC with `Z`.
+Every time sent, in a body or a query, must be
+{TIME_RANGE_TEXT} (else `422`); a `valid_until` that would
+fall at or after that end is null. A JSON body may nest arrays and objects at most
+{MAX_JSON_DEPTH} levels deep (else `400`).
 
 Browsers: reads (`GET`, `HEAD`, the event stream and `POST /v1/decisions`) answer every origin
 (CORS, `Access-Control-Allow-Origin: *`); writes answer only the origins the operator lists.
@@ -32,6 +38,12 @@ No cookies are read, so no credentials mode is needed. JSON answers of 1 KiB or 
 reads are gzip-compressed when the request has `Accept-Encoding: gzip` (their `ETag` then
 names the compressed form); a checkpoint, rule or closure itself is never re-encoded, so its
 `ETag` is always the one `If-Match` compares. There is no rate limiting (never a `429`).
+
+Any request may also be refused, as a problem, before it reaches an operation: `414` for a
+request line over 8190 bytes (path and query string included), `431` for more than 100 header
+fields or one over 8190 bytes, `400` for a request line or header that is not valid HTTP/1.1;
+the connection is then closed. Credentials belong in the `Authorization` header: a token in
+the query string is never read, and is redacted from the server's logs.
 """
 
 
@@ -70,17 +82,19 @@ _RESPONSE_HEADERS = {
     http.HTTPStatus.NOT_MODIFIED: ("ETag",),
     http.HTTPStatus.UNAUTHORIZED: ("WWW-Authenticate",),
     http.HTTPStatus.PRECONDITION_FAILED: ("ETag",),
-    http.HTTPStatus.CONFLICT: ("Retry-After",),
     http.HTTPStatus.SERVICE_UNAVAILABLE: ("Retry-After",),
 }
 _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.NOT_MODIFIED: "`If-None-Match` matches: what the client has is current.",
-    http.HTTPStatus.BAD_REQUEST: "The body is not valid JSON (on the event stream: "
-    "`Last-Event-ID` is not a seq).",
+    http.HTTPStatus.BAD_REQUEST: "The body is not valid JSON, or nests arrays and objects more "
+    f"than {MAX_JSON_DEPTH} levels deep (on the event stream: `Last-Event-ID` is not a seq).",
     http.HTTPStatus.UNAUTHORIZED: "No token, or the token is unknown or revoked.",
     http.HTTPStatus.FORBIDDEN: "The token's role does not allow this write.",
     http.HTTPStatus.CONFLICT: "The write collides with the stored state (an id that exists, an "
-    "overlapping rule).",
+    "overlapping rule); on the change feed, a position beyond its newest event (`last_seq` "
+    "says where the feed ends).",
+    http.HTTPStatus.NOT_ACCEPTABLE: "The `Accept` header allows none of the operation's "
+    "representations; `available` lists them.",
     http.HTTPStatus.PRECONDITION_FAILED: "`If-Match` does not match the current revision; the "
     "current `ETag` is sent.",
     http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "The body is larger than the server accepts "
@@ -89,8 +103,10 @@ _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.UNPROCESSABLE_ENTITY: "A parameter or a field is not valid; `errors` names "
     "each by its dotted path.",
     http.HTTPStatus.PRECONDITION_REQUIRED: "This write needs `If-Match`.",
-    http.HTTPStatus.SERVICE_UNAVAILABLE: "Storage is unavailable, or the server holds as many "
-    "waiting requests as it can; retry after `Retry-After` seconds.",
+    http.HTTPStatus.SERVICE_UNAVAILABLE: "Storage is unavailable, and the problem's `type` "
+    "says why (`unavailable`: busy; `storage-read-only`; `storage-full`: the disk is full; "
+    "`storage-corrupt`: the database is damaged and needs an operator), or the server holds "
+    "as many waiting requests as it can; retry after `Retry-After` seconds.",
 }
 
 
@@ -152,7 +168,7 @@ class Api(flask_smorest.Api):
 
 def init_app(app: Flask) -> Api:
     """Wire the API into ``app``: configuration, blueprints, error handlers and docs."""
-    from . import checkpoints, closures, decisions, feed, health, metrics, rules, waiting
+    from . import board, checkpoints, closures, decisions, feed, health, metrics, rules, waiting
 
     app.config.update(
         API_TITLE="Checkpoints API",
@@ -195,6 +211,8 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(closures.blp)
     api.register_blueprint(decisions.blp)
     api.register_blueprint(feed.blp)
+    api.register_blueprint(board.blp)
+    board.init_app(app)
     waiting.init_app(app)
 
     docs = get_swaggerui_blueprint(

@@ -55,9 +55,12 @@ REQUEST_HEADERS = {
         "schema": {"type": "string", "minLength": 1, "maxLength": 1000},
     },
     "Idempotency-Key": {
-        "description": "A key unique to this create: a retry with the same key and body "
-        "within 24 h replays the first response and writes nothing; the same key with "
-        "another body is a `422`; a retry while the first is running is a `409`.",
+        "description": "A key unique to this create, per token: a retry with the same key "
+        "and body replays the first `201` (with `Idempotent-Replayed: true`) and writes "
+        "nothing; the same key with another body is a `422`. The key is stored in the "
+        "create's own transaction, so only a create that happened is remembered: a request "
+        "that failed or never finished may be retried with the same key. Keys are "
+        "remembered for 24 h (`CHECKPOINTS_IDEMPOTENCY_TTL`), then forgotten.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     },
     "Last-Event-ID": {

@@ -13,6 +13,7 @@ from schemas.checkpoints import (
     CheckpointPageSchema,
     CheckpointSchema,
 )
+from schemas.geojson import CheckpointFeatureCollectionSchema
 from service.storage import CheckpointFilter
 
 from .auth import require_role
@@ -20,6 +21,7 @@ from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
 from .bodies import read_json_object
 from .decisions import current_states
 from .pagination import decode_cursor, page_body
+from .representations import GEOJSON, JSON, feature, geojson_response, negotiate, vary
 from .resources import (
     body_doc,
     create_item,
@@ -41,22 +43,49 @@ blp = Blueprint(
 #: Fields the server sets; a PUT or PATCH may echo them back unchanged.
 READ_ONLY = ("revision", "created_at", "updated_at")
 _schema = CheckpointSchema()
+GEOJSON_PAGE_EXAMPLE = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "id": CHECKPOINT_READ_EXAMPLE["id"],
+            "geometry": {"type": "Point", "coordinates": [25.655, 54.538]},
+            "properties": CHECKPOINT_READ_EXAMPLE,
+        }
+    ],
+    "next_cursor": None,
+}
 
 
 @blp.route("")
 class Checkpoints(MethodView):
     @blp.arguments(CheckpointListQuerySchema, location="query", as_kwargs=True)
     @blp.response(
-        200, CheckpointPageSchema, headers=headers("Link"), example=CHECKPOINT_PAGE_EXAMPLE
+        200,
+        CheckpointPageSchema,
+        headers=headers("Link"),
+        example=CHECKPOINT_PAGE_EXAMPLE,
+        description="The page as JSON, or as GeoJSON (`Accept: application/geo+json`).",
     )
-    @blp.operation("listCheckpoints", errors=(422,))
+    @blp.alt_response(
+        200,
+        schema=CheckpointFeatureCollectionSchema,
+        content_type=GEOJSON,
+        example=GEOJSON_PAGE_EXAMPLE,
+        description="The page as JSON, or as GeoJSON (`Accept: application/geo+json`).",
+    )
+    @blp.operation("listCheckpoints", errors=(406, 422))
     def get(self, limit, cursor=None, country=None, kind=None, q=None, state=None):
         """List checkpoints.
 
         Ordered by id. Filters combine with AND. `q` matches the name, the local names and the
         counterpart, ignoring case and diacritics; `state` is the derived state now (see
-        `getCheckpointStatus`).
+        `getCheckpointStatus`). With `Accept: application/geo+json`, an RFC 7946
+        FeatureCollection: a Point `[lon, lat]` per checkpoint (`geometry: null` without a
+        `location`), the checkpoint's JSON fields as `properties`, `next_cursor` as a foreign
+        member. Any other `Accept` than these two (or `*/*`) is a `406`.
         """
+        media_type = negotiate(JSON, GEOJSON)
         after = decode_cursor(cursor, str)
         ids = None
         if state is not None:
@@ -66,7 +95,11 @@ class Checkpoints(MethodView):
             after=after,
             limit=limit,
         )
-        return page_body(page.items, page.next_after)
+        body, links = page_body(page.items, page.next_after)
+        if media_type == GEOJSON:
+            features = [feature(c["id"], c.get("location"), c) for c in body["items"]]
+            return geojson_response(features, links, next_cursor=body["next_cursor"])
+        return body, 200, vary(links)
 
     @blp.response(
         201,

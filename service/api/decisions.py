@@ -31,7 +31,14 @@ from schemas.decisions import (
     StatusQuerySchema,
     StatusSchema,
 )
-from service.domain import FACTS, MODES, Decision, decide, derive_state
+from schemas.geojson import StatusFeatureCollectionSchema
+from service.domain import (
+    FACTS,
+    MODES,
+    Decision,
+    decide,
+    derive_state,
+)
 from service.storage import DecisionInput, NotFound
 
 from .blueprint import Blueprint, headers
@@ -39,6 +46,7 @@ from .bodies import read_json_object
 from .errors import Problem, flatten_errors
 from .etags import not_modified
 from .pagination import decode_cursor, page_body
+from .representations import GEOJSON, JSON, feature, geojson_response, negotiate, vary
 from .resources import store
 
 blp = Blueprint(
@@ -48,6 +56,19 @@ blp = Blueprint(
     description="May this mode cross here at this time — and until when does the answer hold?",
 )
 CACHE_HEADERS = headers("ETag", "Cache-Control")
+
+GEOJSON_STATUS_EXAMPLE = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "id": STATUS_EXAMPLE["checkpoint_id"],
+            "geometry": {"type": "Point", "coordinates": [25.655, 54.538]},
+            "properties": STATUS_EXAMPLE,
+        }
+    ],
+    "next_cursor": None,
+}
 
 
 def status(item: DecisionInput, at: datetime, facts: dict[str, str]) -> dict[str, Any]:
@@ -218,11 +239,26 @@ class AllStatus(MethodView):
         StatusPageSchema,
         headers=headers("ETag", "Cache-Control", "Link"),
         example=STATUS_PAGE_EXAMPLE,
+        description="The page as JSON, or as GeoJSON (`Accept: application/geo+json`).",
+    )
+    @blp.alt_response(
+        200,
+        schema=StatusFeatureCollectionSchema,
+        content_type=GEOJSON,
+        example=GEOJSON_STATUS_EXAMPLE,
+        description="The page as JSON, or as GeoJSON (`Accept: application/geo+json`).",
     )
     @blp.alt_response(304, "NOT_MODIFIED")
-    @blp.operation("listStatus", errors=(422,), request_headers=("If-None-Match",))
+    @blp.operation("listStatus", errors=(406, 422), request_headers=("If-None-Match",))
     def get(self, limit, cursor=None, at=None, country=None, **facts):
-        """Every checkpoint's status (ordered by id, paginated)."""
+        """Every checkpoint's status (ordered by id, paginated).
+
+        With `Accept: application/geo+json`, an RFC 7946 FeatureCollection: a Point
+        `[lon, lat]` per checkpoint (`geometry: null` without a `location`), its status as
+        `properties`, `next_cursor` as a foreign member. Any other `Accept` than these two (or
+        `*/*`) is a `406`.
+        """
+        media_type = negotiate(JSON, GEOJSON)
         at_given = at is not None
         at = at or datetime.now(UTC)
         after = decode_cursor(cursor, str)
@@ -237,7 +273,17 @@ class AllStatus(MethodView):
         body = {"at": at, **body}
         ends = [s["valid_until"] for s in page if s["valid_until"] is not None]
         dumped = StatusPageSchema().dump(body)
+        if media_type == GEOJSON:
+            located = {item.checkpoint.id: item.stored_checkpoint.get("location") for item in items}
+            features = [
+                feature(s["checkpoint_id"], located[s["checkpoint_id"]], s) for s in dumped["items"]
+            ]
+            dumped = {"type": "FeatureCollection", "features": features}
         response = _cacheable(body, min(ends) if ends else None, at_given, dumped)
-        if isinstance(response, tuple):
-            response[2].update(headers)
+        if not isinstance(response, tuple):
+            response.headers.update(vary())
+            return response
+        response[2].update(vary(headers))
+        if media_type == GEOJSON:
+            return geojson_response(features, response[2], next_cursor=body["next_cursor"])
         return response

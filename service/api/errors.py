@@ -187,6 +187,25 @@ def _from_storage(error: storage.StorageError) -> Problem:
             kind="conflict",
             extra={"conflicting": error.other} if error.other else None,
         )
+    if isinstance(error, storage.Corrupt):
+        # Logged once per process, loudly, by the store.
+        return Problem(
+            503,
+            "The database is damaged; nothing can be written until an operator restores it.",
+            kind="storage-corrupt",
+            headers={"Retry-After": "60"},
+        )
+    if isinstance(error, storage.ReadOnly | storage.StorageFull):
+        log.warning("storage refuses writes: %s", error)
+        read_only = isinstance(error, storage.ReadOnly)
+        return Problem(
+            503,
+            "Storage is read-only right now; retry later."
+            if read_only
+            else "Storage is full right now; retry later.",
+            kind="storage-read-only" if read_only else "storage-full",
+            headers={"Retry-After": "5"},
+        )
     if isinstance(error, storage.Unavailable | storage.SchemaNotReady):
         log.warning("storage unavailable: %s", error)
         return Problem(

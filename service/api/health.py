@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from service.storage import SchemaNotReady
+from service.storage import StorageError
 
 from .blueprint import Blueprint
 from .errors import Problem
@@ -32,10 +32,11 @@ class Ready(MethodView):
     @blp.response(200, HealthSchema)
     @blp.operation("getReadiness", errors=())
     def get(self):
-        """Readiness: storage is reachable and its schema current (else 503)."""
+        """Readiness: storage is reachable, its schema current, not known to be damaged, and
+        a write could succeed now (else 503)."""
         try:
             store().check_ready()
-        except SchemaNotReady as exc:
+        except StorageError as exc:
             raise Problem(
                 503, f"Not ready: {exc}", kind="not-ready", headers={"Retry-After": "5"}
             ) from exc

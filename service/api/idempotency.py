@@ -1,7 +1,6 @@
 """``Idempotency-Key`` on POST: the same key and body replay the first response; the same
-key with another body is a 422. The store looks the key up and stores it inside the
-create's own write transaction, so concurrent retries write once and no key outlives a
-failed or abandoned request."""
+key with another body is a 422. The key is looked up and stored in the create's own
+transaction (see ``Store.create``)."""
 
 from __future__ import annotations
 
@@ -42,5 +41,5 @@ def key_of(actor: str) -> IdempotencyKey | None:
             f"{HEADER} must be 1 to {_MAX_LENGTH} printable ASCII characters.",
             kind="bad-idempotency-key",
         )
-    config = current_app.config["CHECKPOINTS"]
-    return IdempotencyKey(actor, key, fingerprint(), config.idempotency_ttl)
+    ttl = current_app.config["CHECKPOINTS"].idempotency_ttl
+    return IdempotencyKey(actor, key, fingerprint(), ttl)

@@ -17,6 +17,7 @@ from service.storage import RuleFilter
 from .auth import require_role
 from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
 from .pagination import decode_cursor, page_body
+from .representations import CSV, JSON, RULE_COLUMNS, csv_response, csv_text, negotiate, vary
 from .resources import (
     body_doc,
     create_child,
@@ -37,24 +38,48 @@ blp = Blueprint(
 )
 _schema = RuleSchema()
 ETAG = headers("ETag")
+AS_CSV = (
+    "The page as JSON, or as CSV (`Accept: text/csv`): a header row, then one rule per row; "
+    "`condition` as JSON, `conditions_text` joined by `; `, `source` in three columns."
+)
 
 
 @blp.route("/checkpoints/<checkpoint_id>/rules")
 class CheckpointRules(MethodView):
     @blp.arguments(RuleListQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, RulePageSchema, headers=headers("Link"), example=RULE_PAGE_EXAMPLE)
-    @blp.operation("listRules", errors=(404, 422))
+    @blp.response(
+        200,
+        RulePageSchema,
+        headers=headers("Link"),
+        example=RULE_PAGE_EXAMPLE,
+        description=AS_CSV,
+    )
+    @blp.alt_response(
+        200,
+        content_type=CSV,
+        schema={"type": "string", "maxLength": 10_000_000},
+        example=csv_text(RULE_COLUMNS, [RULE_READ_EXAMPLE]),
+        description=AS_CSV,
+    )
+    @blp.operation("listRules", errors=(404, 406, 422))
     def get(self, checkpoint_id, limit, cursor=None, mode=None, at=None):
         """List a checkpoint's rules.
 
-        Ordered by `valid_from`. `at` keeps the rules in force at that time.
+        Ordered by `valid_from`. `at` keeps the rules in force at that time. As JSON, or as
+        CSV with `Accept: text/csv` (a cell that a spreadsheet would read as a formula,
+        starting with `=`, `+`, `-` or `@`, is prefixed with `'`); any other `Accept` is a
+        `406`.
         """
+        media_type = negotiate(JSON, CSV)
         page = store().list_rules(
             filters=RuleFilter(checkpoint_id=checkpoint_id, mode=mode, at=time_key(at)),
             after=decode_cursor(cursor, "pair"),
             limit=limit,
         )
-        return page_body(page.items, page.next_after)
+        body, links = page_body(page.items, page.next_after)
+        if media_type == CSV:
+            return csv_response(RULE_COLUMNS, body["items"], links)
+        return body, 200, vary(links)
 
     @blp.response(201, RuleSchema, headers=headers("ETag", "Location"), example=RULE_READ_EXAMPLE)
     @blp.doc(**body_doc(RuleSchema, RULE_EXAMPLE))

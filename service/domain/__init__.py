@@ -10,6 +10,9 @@ from service.domain.model import (
     MODES,
     REASON_CODES,
     STATES,
+    TIME_END,
+    TIME_MIN,
+    TIME_RANGE_TEXT,
     Checkpoint,
     Closure,
     Decision,
@@ -17,6 +20,7 @@ from service.domain.model import (
     ResourceRef,
     Rule,
     format_time,
+    in_time_range,
 )
 
 __all__ = [
@@ -26,6 +30,9 @@ __all__ = [
     "MODES",
     "REASON_CODES",
     "STATES",
+    "TIME_END",
+    "TIME_MIN",
+    "TIME_RANGE_TEXT",
     "Checkpoint",
     "Closure",
     "Decision",
@@ -37,6 +44,7 @@ __all__ = [
     "describe",
     "evaluate",
     "format_time",
+    "in_time_range",
     "open_state",
     "validate_condition",
     "validate_fact_value",

@@ -14,12 +14,14 @@ from service.domain.conditions import describe, evaluate
 from service.domain.hours import open_state
 from service.domain.model import (
     MODES,
+    TIME_RANGE_TEXT,
     Checkpoint,
     Closure,
     Decision,
     Reason,
     Rule,
     format_time,
+    in_time_range,
     to_utc,
 )
 
@@ -36,11 +38,15 @@ def decide(
     """Decide whether ``mode`` may cross ``checkpoint`` at ``at`` given the traveller's facts.
 
     Rules and closures of other checkpoints are ignored. One pass over each: the cost is
-    linear in the history handed in, plus one (cached) opening-hours evaluation.
+    linear in the history handed in, plus one (cached) opening-hours evaluation. ``at`` must
+    lie in the supported range (model.TIME_MIN to TIME_END); a change of opening hours at or
+    after TIME_END is not reported, so ``valid_until`` is then null.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     at = to_utc(at, "at")
+    if not in_time_range(at):
+        raise ValueError(f"at must be {TIME_RANGE_TEXT}; got {format_time(at)}")
     covering, next_closure_edge = _covering_closures(closures, checkpoint.id, mode, at)
     rule, next_rule_edge = _rule_in_force(rules, checkpoint.id, mode, at)
     # The answer can change only at a closure or rule edge, or (from step 4 on) with the hours.

@@ -4,6 +4,11 @@ opening-hours-py evaluates on local wall-clock time. Across a daylight-saving ch
 time-zone handling attaches a repeated wall time to the second occurrence (so a change inside
 the repeated hour was reported an hour late), so this module gives it naive wall-clock times
 and converts its answers back to UTC itself, one stretch of constant UTC offset at a time.
+
+The library reads wall times from 1900-01-01 00:00 on and calls every schedule closed before
+(even ``24/7``). An instant in the supported range (model.TIME_MIN on) can still fall before
+that on a local clock west of UTC, so there the state is "unknown" until the local clock
+reaches 1900. A change at or after model.TIME_END is not reported (None).
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ from zoneinfo import ZoneInfo
 
 import opening_hours
 
+from service.domain.model import TIME_END
+
 _POSITION = re.compile(r"-->\s*(\d+):(\d+)")
 # A zone with no offset change in this many years is taken to have none later (IANA data
 # carries no scheduled one-off changes that far ahead).
 _QUIET_YEARS = 10
 # Each step is one change of state, of comment or of UTC offset; a year has a few offset changes.
 _MAX_STEPS = 1000
+# The first wall time opening-hours-py evaluates.
+_WALL_MIN = datetime(1900, 1, 1)
 
 
 def validate_opening_hours(text: object) -> str | None:
@@ -70,7 +79,8 @@ def open_state(
     """The state of ``text`` at ``at`` ("open", "closed" or "unknown") and when it next changes.
 
     Hours are read in ``timezone`` with the public holidays of ``country``. The change is an
-    aware UTC datetime, or None when the state never changes. Invalid hours are a ValueError.
+    aware UTC datetime, or None when the state never changes before model.TIME_END. Invalid
+    hours are a ValueError.
     """
     if at.utcoffset() is None:
         raise ValueError("at must be timezone-aware")
@@ -79,12 +89,15 @@ def open_state(
     at = at.astimezone(UTC)
     state = _state(hours, _wall(at, zone))
     try:
-        return state, _next_change(hours, zone, timezone, state, at)
+        change = _next_change(hours, zone, timezone, state, at)
     except OverflowError:  # the change would fall after 9999-12-31
         return state, None
+    return state, (change if change is not None and change < TIME_END else None)
 
 
 def _state(hours: opening_hours.OpeningHours, wall: datetime) -> str:
+    if wall < _WALL_MIN:
+        return "unknown"
     return str(hours.state(wall)[0])
 
 
@@ -93,6 +106,8 @@ def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
 
 
 def _library_change(hours: opening_hours.OpeningHours, wall: datetime) -> datetime | None:
+    if wall < _WALL_MIN:
+        return _WALL_MIN
     change = hours.next_change(wall)
     return None if change is None else change.replace(tzinfo=None, fold=0)
 

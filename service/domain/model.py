@@ -42,12 +42,25 @@ ACTIONS = ("created", "updated", "deleted")
 #: Token roles, lowest first: an admin may do whatever an editor may.
 ROLES = ("editor", "admin")
 
+#: The supported range of times: from TIME_MIN (inclusive) up to TIME_END (exclusive), so the
+#: last supported instant is 2999-12-31T23:59:59.999999Z. Opening hours are read on local wall
+#: clocks from 1900 on, and every computation from an instant in the range (a change of opening
+#: hours, a zone's next offset change) stays far from datetime's limits (years 1 and 9999).
+TIME_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+TIME_END = datetime(3000, 1, 1, tzinfo=UTC)
+TIME_RANGE_TEXT = "from 1900-01-01T00:00:00Z up to, not including, 3000-01-01T00:00:00Z"
+
 
 def to_utc(value: datetime, name: str = "time") -> datetime:
     """Return an aware datetime in UTC; a naive one is a ValueError."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")
     return value.astimezone(UTC)
+
+
+def in_time_range(value: datetime) -> bool:
+    """True when the aware ``value`` lies in the supported range [TIME_MIN, TIME_END)."""
+    return TIME_MIN <= value < TIME_END
 
 
 def format_time(value: datetime) -> str:

@@ -66,13 +66,13 @@ class SchemaNotReady(StorageError):
 
 @dataclass(frozen=True)
 class Record:
-    """One resource as stored: its public representation (with revision and times)."""
+    """One resource as stored: its public representation (with revision and times).
+    ``replayed``: a create that found its idempotency key done returns its first outcome."""
 
     type: str
     id: str
     revision: int
     data: dict[str, Any]
-    #: True when an idempotent create found this, the first outcome of its key.
     replayed: bool = False
 
 
@@ -158,13 +158,13 @@ class FeedPage:
 
 @dataclass(frozen=True)
 class IdempotencyKey:
-    """A create's idempotency key: the actor's key, what the request was, and how long a
-    key is remembered."""
+    """A create's idempotency key, per actor: ``fingerprint`` identifies the request, and a
+    key is remembered for ``ttl_seconds`` after the create that stored it."""
 
     actor: str
     key: str
     fingerprint: str
-    ttl_seconds: int
+    ttl_seconds: int = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,8 @@ class DecisionInput:
     checkpoint: Checkpoint
     rules: list[Rule]
     closures: list[Closure]
+    #: The checkpoint as stored (its representation), for what shows more than decisions use.
+    stored_checkpoint: dict[str, Any]
 
 
 class Store(abc.ABC):
@@ -188,7 +190,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def check_ready(self) -> None:
-        """Raise SchemaNotReady unless storage is reachable and its schema current."""
+        """Raise a StorageError unless storage is reachable, its schema current, it is not
+        known to be damaged, and a write could succeed now."""
+
+    @abc.abstractmethod
+    def check_integrity(self) -> None:
+        """Raise Corrupt if the stored data is damaged (cost grows with the database's size)."""
+
+    @abc.abstractmethod
+    def backup(self, *, target: str) -> None:
+        """Write a consistent copy of the database to ``target`` while it stays in use."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -214,9 +225,9 @@ class Store(abc.ABC):
         idempotency: IdempotencyKey | None = None,
     ) -> Record:
         """Create a resource (or re-create a deleted one, continuing its history). With an
-        idempotency key, in the same transaction: a key already used with the same request
-        returns its first outcome (``replayed``), with another request raises
-        IdempotencyMismatch, else the key is stored with the write."""
+        idempotency key, one transaction looks the key up and either replays the first
+        outcome (``Record.replayed``), raises IdempotencyMismatch, or writes the resource and
+        the key together; nothing of a create that did not commit is remembered."""
 
     @abc.abstractmethod
     def update(
@@ -283,8 +294,11 @@ class Store(abc.ABC):
 
     # --- tokens ----------------------------------------------------------------------------
     @abc.abstractmethod
-    def create_token(self, *, name: str, role: str, secret_hash: str) -> Token:
-        """Store a new token's hash; raise TokenExists if the name is taken."""
+    def create_token(
+        self, *, name: str, role: str, secret_hash: str, replace: bool = False
+    ) -> Token:
+        """Store a new token's hash; raise TokenExists if the name is taken, unless
+        ``replace``: then that token gets this secret and role and is live again."""
 
     @abc.abstractmethod
     def list_tokens(self) -> list[Token]:
@@ -326,3 +340,15 @@ class IdempotencyMismatch(StorageError):
 
 class Unavailable(StorageError):
     """Storage could not answer in time (locked, unreachable); the request may be retried."""
+
+
+class ReadOnly(StorageError):
+    """The database cannot be written: its file, folder or filesystem is read-only."""
+
+
+class StorageFull(StorageError):
+    """The disk holding the database is full; writes fail until space is freed."""
+
+
+class Corrupt(StorageError):
+    """The database file is damaged, or is not a database: restore it from a backup."""

@@ -123,5 +123,5 @@ def m003_idempotency_and_sync(db: Database) -> None:
 
 @migrations()
 def m004_idempotency_expiry(db: Database) -> None:
-    """Expired idempotency keys are found by age, a batch at a time."""
+    """Expired idempotency keys are found by age, to purge them a batch at a time."""
     db["idempotency_keys"].create_index(["created_at"])

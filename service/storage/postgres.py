@@ -32,7 +32,7 @@ import psycopg
 import psycopg.errors
 from psycopg_pool import ConnectionPool
 
-from .base import SchemaNotReady, Unavailable
+from .base import Corrupt, ReadOnly, SchemaNotReady, StorageError, StorageFull, Unavailable
 from .protocol import Mode, Tx, VersionedStore
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,12 @@ def _translated() -> Iterator[None]:
         yield
     except psycopg.errors.UndefinedTable as exc:
         raise SchemaNotReady(f"the schema is missing; run `checkpoints init-db`: {exc}") from exc
+    except (psycopg.errors.DataCorrupted, psycopg.errors.IndexCorrupted) as exc:
+        raise Corrupt(f"the database is damaged: {exc}") from exc
+    except psycopg.errors.ReadOnlySqlTransaction as exc:  # a standby, or read-only by setting
+        raise ReadOnly(f"the database cannot be written: {exc}") from exc
+    except psycopg.errors.DiskFull as exc:
+        raise StorageFull(f"the database server's disk is full: {exc}") from exc
     except psycopg.errors.QueryCanceled as exc:
         raise Unavailable(f"the statement timed out: {exc}") from exc
     except (
@@ -286,6 +292,8 @@ class PostgresStore(VersionedStore):
         try:
             with self.transaction() as tx:
                 done = {row[0] for row in tx.execute("SELECT name FROM schema_migrations")}
+                # Could a write succeed now? Not on a standby or a read-only database.
+                read_only = tx.execute("SHOW transaction_read_only").fetchone()[0] == "on"
         except (Unavailable, SchemaNotReady) as exc:
             raise SchemaNotReady(f"the database cannot be read: {exc}") from exc
         pending = [name for name, _ in MIGRATIONS if name not in done]
@@ -293,6 +301,18 @@ class PostgresStore(VersionedStore):
             raise SchemaNotReady(
                 f"schema migrations pending: {', '.join(pending)}; run `checkpoints init-db`"
             )
+        if read_only:
+            raise ReadOnly("the database is read-only (a standby?): writes would fail")
+
+    def check_integrity(self) -> None:
+        """Nothing to do before serving: PostgreSQL checks its own pages as it reads them
+        (with data checksums on), and damage met while serving is answered as Corrupt."""
+
+    def backup(self, *, target: str) -> None:
+        raise StorageError(
+            "`checkpoints backup` copies SQLite databases; back PostgreSQL up with pg_dump "
+            "(README, 'Several hosts (PostgreSQL)')"
+        )
 
 
 def _execute(conn: psycopg.Connection, sql: str, params: Any = ()) -> psycopg.Cursor:

@@ -702,11 +702,15 @@ class VersionedStore(Store):
         )
 
     # --- tokens ----------------------------------------------------------------------------
-    def create_token(self, *, name: str, role: str, secret_hash: str) -> Token:
+    def create_token(
+        self, *, name: str, role: str, secret_hash: str, replace: bool = False
+    ) -> Token:
         created_at = now_stamp()
         with self.transaction("write") as tx:
             if tx.execute("SELECT 1 FROM tokens WHERE name = ?", [name]).fetchone():
-                raise TokenExists(f"a token named {name!r} exists already")
+                if not replace:
+                    raise TokenExists(f"a token named {name!r} exists already")
+                tx.execute("DELETE FROM tokens WHERE name = ?", [name])
             tx.execute(
                 "INSERT INTO tokens (name, role, secret_hash, created_at) VALUES (?, ?, ?, ?)",
                 [name, role, secret_hash, created_at],

@@ -62,4 +62,5 @@ def decision_input(
         checkpoint(stored_checkpoint),
         [rule(r) for r in stored_rules],
         [closure(c) for c in stored_closures],
+        dict(stored_checkpoint),
     )

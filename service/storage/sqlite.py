@@ -2,12 +2,17 @@
 
 One connection per thread (or greenlet), borrowed from a per-process pool after the server
 forks; every write one ``BEGIN IMMEDIATE`` transaction, so writers are serialised and ``seq``
-is gap-free; the schema comes from sqlite-utils migrations (``migrations.py``).
+is gap-free; the schema comes from sqlite-utils migrations (``migrations.py``). SQLite's
+failures of the file, the disk or the lock leave as ``base``'s exceptions; a process that
+meets damaged data refuses writes and is not ready from then on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
+import logging
 import os
 import sqlite3
 import threading
@@ -16,15 +21,50 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
-from .base import SchemaNotReady, Unavailable
+from .base import Corrupt, ReadOnly, SchemaNotReady, StorageError, StorageFull, Unavailable
 from .migrations import migrations
 from .protocol import Mode, Tx, VersionedStore
 
+log = logging.getLogger(__name__)
+
 #: Longest a server connection waits inside SQLite for the write lock before yielding.
 _BUSY_SLICE_MS = 20
+
+_READ_ONLY_CODES = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
+
+
+def _primary_code(error: sqlite3.Error) -> int | None:
+    code = getattr(error, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def _translating(cls: type) -> type:
+    """Wrap every public method, the protocol's included, so that SQLite's failures of the
+    file, the disk or the lock leave the store as its own exceptions
+    (``SQLiteStore._storage_error``)."""
+
+    def wrap(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def translated(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                error = self._storage_error(exc)
+                if error is None:
+                    raise
+                raise error from exc
+
+        return translated
+
+    for name in dir(cls):
+        value = inspect.getattr_static(cls, name)
+        if not name.startswith("_") and inspect.isfunction(value) and name != "transaction":
+            setattr(cls, name, wrap(value))
+    return cls
 
 
 class _Lease:
@@ -98,6 +138,7 @@ class _Pool:
                 return
 
 
+@_translating
 class SQLiteStore(VersionedStore):
     """Storage in one SQLite file, in WAL mode."""
 
@@ -106,30 +147,93 @@ class SQLiteStore(VersionedStore):
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._pool = _Pool(self._connect)
+        #: (pid, detail) once this process has met damaged data: it then refuses writes
+        #: and is not ready.
+        self._damage: tuple[int, str] | None = None
+        self._damage_lock = threading.Lock()
 
     # --- connections -----------------------------------------------------------------------
     def _connect(self, *, create: bool = False) -> sqlite3.Connection:
+        path = Path(self.path).absolute()
         if create:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        mode = "rwc" if create else "rw"
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise SchemaNotReady("the database file does not exist; run `checkpoints init-db`")
         # SQLite's own busy wait sleeps inside C, which would stall every greenlet of a gevent
-        # worker: the server's connections wait in short slices and ``_write`` retries between
-        # them with a sleep that yields. Operator commands (create=True) wait the whole time.
+        # worker: the server's connections wait in short slices and ``_begin_immediate``
+        # retries between them with a sleep that yields. Operator commands (create=True) wait
+        # the whole time.
         busy_ms = self.busy_timeout_ms if create else min(_BUSY_SLICE_MS, self.busy_timeout_ms)
         try:
-            conn = sqlite3.connect(
-                f"file:{Path(self.path).absolute()}?mode={mode}",
-                uri=True,
-                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE for writes
-                timeout=busy_ms / 1000,
-            )
-        except sqlite3.OperationalError as exc:
-            raise SchemaNotReady(f"cannot open the database: {exc}") from exc
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-        conn.execute("PRAGMA synchronous=FULL")
+            return self._open(f"file:{path}?mode={'rwc' if create else 'rw'}", busy_ms)
+        except sqlite3.Error as exc:
+            if create or _primary_code(exc) not in _READ_ONLY_CODES:
+                raise
+            # A read-only folder or filesystem, where WAL's -shm cannot be made: reads may
+            # still work without it. Writes on such a connection fail as read-only, and the
+            # connection is then dropped, so writes work again once the file is writable.
+            for params in ("mode=ro", "immutable=1"):
+                with contextlib.suppress(sqlite3.Error):
+                    return self._open(f"file:{path}?{params}", busy_ms, wal=False)
+            raise
+
+    @staticmethod
+    def _open(uri: str, busy_ms: int, *, wal: bool = True) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE for writes
+            timeout=busy_ms / 1000,
+        )
+        try:
+            if wal:
+                conn.execute("PRAGMA journal_mode=WAL")
+            else:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            conn.execute("PRAGMA synchronous=FULL")
+        except BaseException:
+            conn.close()
+            raise
         return conn
+
+    def _storage_error(self, error: sqlite3.Error) -> StorageError | None:
+        """The store's exception for an SQLite failure of the file, the disk or the lock;
+        None for anything else (a bug, which stays a 500)."""
+        code = _primary_code(error)
+        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return self._damaged(
+                "the database file's header is damaged: it is not a database"
+                if code == sqlite3.SQLITE_NOTADB
+                else f"the database is damaged ({error})"
+            )
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+            self.close()  # a connection that fell back to read-only stays so: open anew
+        if code == sqlite3.SQLITE_READONLY:
+            return ReadOnly(f"the database cannot be written ({error})")
+        if code == sqlite3.SQLITE_FULL:
+            return StorageFull(f"the disk is full ({error})")
+        if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+            return Unavailable(f"the database file cannot be used ({error})")
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return Unavailable(f"the database is busy ({error})")
+        return None
+
+    def _damaged(self, detail: str | None = None) -> Corrupt | None:
+        """Record (with ``detail``) or look up that this process met damaged data; said
+        once per process, loudly, whatever the number of requests that meet it."""
+        with self._damage_lock:
+            damage = self._damage if self._damage and self._damage[0] == os.getpid() else None
+            if damage is None and detail is not None:
+                damage = self._damage = (os.getpid(), detail)
+                log.error(
+                    "DATABASE DAMAGED: %s: %s. Writes are refused and /readyz answers 503; "
+                    "restore the file from a backup (README, 'Backup and restore').",
+                    self.path,
+                    detail,
+                )
+        return None if damage is None else Corrupt(damage[1])
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's (or, under gevent, this greenlet's) connection: borrowed from the
@@ -150,6 +254,10 @@ class SQLiteStore(VersionedStore):
 
     @contextmanager
     def transaction(self, mode: Mode = "one") -> Iterator[Tx]:
+        if mode == "write":
+            damage = self._damaged()
+            if damage is not None:
+                raise damage
         conn = self._conn()
         if mode == "one":
             yield Tx(conn.execute)
@@ -159,24 +267,26 @@ class SQLiteStore(VersionedStore):
             conn.execute("BEGIN")
             try:
                 yield Tx(conn.execute)
-            finally:
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            if conn.in_transaction:
+                conn.execute("COMMIT")
             return
         # A write holds SQLite's write lock from its first statement.
         self._begin_immediate(conn)
         try:
             yield Tx(conn.execute)
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         try:
             conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise Unavailable(f"the write could not be committed: {exc}") from exc
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            if self._storage_error(exc) is None:
+                raise Unavailable(f"the write could not be committed: {exc}") from exc
+            raise
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         """``BEGIN IMMEDIATE``, waiting for another writer up to the busy timeout in short
@@ -188,8 +298,8 @@ class SQLiteStore(VersionedStore):
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise Unavailable(f"the database cannot be written: {exc}") from exc
+                if _primary_code(exc) not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise
                 if time.monotonic() >= deadline:
                     raise Unavailable(f"the database is busy: {exc}") from exc
             time.sleep(pause)
@@ -207,7 +317,7 @@ class SQLiteStore(VersionedStore):
                 pending = [m.name for m in migrations.pending(db)]
                 migrations.apply(db)
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
             conn.execute("COMMIT")
             return pending
@@ -215,12 +325,84 @@ class SQLiteStore(VersionedStore):
             conn.close()
 
     def check_ready(self) -> None:
-        try:
-            conn = self._conn()
-            pending = migrations.pending(Database(conn, execute_plugins=False))
-        except sqlite3.Error as exc:
-            self.close()
-            raise SchemaNotReady(f"the database cannot be read: {exc}") from exc
+        damage = self._damaged()
+        if damage is not None:
+            raise damage
+        conn = self._conn()
+        pending = migrations.pending(Database(conn, execute_plugins=False))
         if pending:
             names = ", ".join(m.name for m in pending)
             raise SchemaNotReady(f"schema migrations pending: {names}; run `checkpoints init-db`")
+        disk = os.statvfs(Path(self.path).absolute().parent)
+        if disk.f_bavail == 0:
+            raise StorageFull("the disk holding the database is full")
+        # Could a write succeed now? Take the write lock and change a row, then roll back:
+        # nothing reaches the disk. A lock held by another writer means writes do work.
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _primary_code(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return
+            raise
+        try:
+            conn.execute("UPDATE feed_state SET last_seq = last_seq WHERE id = 1")
+        finally:
+            _rollback(conn)
+
+    def check_integrity(self) -> None:
+        if not Path(self.path).exists():
+            return
+        try:
+            conn = self._connect()
+            try:
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            if _primary_code(exc) == sqlite3.SQLITE_NOTADB:
+                raise Corrupt(
+                    f"{self.path} is not an SQLite database (its header is damaged)"
+                ) from exc
+            if _primary_code(exc) != sqlite3.SQLITE_CORRUPT:
+                raise
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            lines = [
+                line.strip() for text in problems for line in text.splitlines() if line.strip()
+            ]
+            found = "; ".join(line for line in lines if not line.startswith("***"))
+            raise Corrupt(f"{self.path} is damaged: {found}")
+
+    def backup(self, *, target: str) -> None:
+        destination = Path(target)
+        partial = destination.with_name(destination.name + ".partial")
+        source = self._connect()
+        try:
+            copy = sqlite3.connect(partial)
+            try:
+                # In one step (pages=-1) the copy is made under one read transaction: one
+                # consistent state, however many writers commit meanwhile.
+                source.backup(copy)
+                problems = [row[0] for row in copy.execute("PRAGMA integrity_check(5)")]
+                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            finally:
+                copy.close()
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        finally:
+            source.close()
+        if problems != ["ok"]:
+            partial.unlink()
+            raise Corrupt(f"the copy fails its integrity check: {'; '.join(problems)}")
+        with open(partial, "rb") as file:
+            os.fsync(file.fileno())
+        os.replace(partial, destination)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End a failed transaction; on a broken file the rollback can fail too (SQLite has then
+    rolled back already), and the first error is the one worth reporting."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")

@@ -12,6 +12,7 @@ from service.domain.model import (
     CLOSURE_REASONS,
     MODES,
     REASON_CODES,
+    TIME_END,
     Checkpoint,
     Closure,
     Decision,
@@ -933,3 +934,63 @@ def test_answer_holds_until_valid_until(case, fractions):
         instant = min(instant, last)
         later = decide(at=instant, **history)
         assert later.same_answer(first), (instant, first, later)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        pytest.param(t("1899-12-31T23:59:59.999999"), id="before-the-range"),
+        pytest.param(t("3000-01-01T00:00"), id="the-exclusive-end"),
+        pytest.param(datetime(1, 1, 1, tzinfo=UTC), id="year-1"),
+    ],
+)
+def test_decide_refuses_a_time_outside_the_supported_range(at):
+    with pytest.raises(ValueError, match="from 1900-01-01T00:00:00Z up to, not including"):
+        decide(checkpoint=checkpoint(), rules=[], closures=[], mode="goods", at=at, facts={})
+
+
+# Zones from the furthest west to the furthest east, and Vilnius's own history.
+EDGE_ZONES = (
+    "Pacific/Pago_Pago",
+    "America/Los_Angeles",
+    "Europe/Vilnius",
+    "Asia/Kolkata",
+    "Pacific/Kiritimati",
+)
+EDGE_HOURS = ("Mo-Fr 08:00-20:00", "PH off; Mo-Su 06:00-22:00", "24/7", "22:00-02:00", "2999 Dec")
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    at=st.one_of(
+        st.datetimes(datetime(1900, 1, 1), datetime(2999, 12, 31, 23, 59, 59, 999999)),
+        st.datetimes(datetime(1900, 1, 1), datetime(1900, 1, 2)),
+        st.datetimes(datetime(2999, 12, 30), datetime(2999, 12, 31, 23, 59, 59, 999999)),
+    ).map(lambda naive: naive.replace(tzinfo=UTC)),
+    zone=st.sampled_from(EDGE_ZONES),
+    hours=st.sampled_from(EDGE_HOURS),
+    own_hours=st.booleans(),
+)
+def test_every_time_in_the_range_is_decided(at, zone, hours, own_hours):
+    """decide() never raises in the supported range, with opening hours in force, and its
+    valid_until lies after `at` and inside the range (or is null)."""
+    place = Checkpoint(id="medininkai", timezone=zone, opening_hours=hours)
+    rules = [
+        Rule(
+            id=f"r-{mode}",
+            checkpoint_id="medininkai",
+            mode=mode,
+            access="allowed",
+            valid_from=t("1900-01-01T00:00"),
+            valid_until=t("2999-12-31T23:59:59") if mode == "goods" else None,
+            opening_hours=hours if own_hours else None,
+        )
+        for mode in MODES
+    ]
+    decisions = {
+        mode: decide(checkpoint=place, rules=rules, closures=[], mode=mode, at=at, facts={})
+        for mode in MODES
+    }
+    derive_state(decisions)
+    for decision in decisions.values():
+        assert decision.valid_until is None or at < decision.valid_until < TIME_END

@@ -245,3 +245,61 @@ def test_state_holds_until_the_change_and_differs_at_it(text, clock_change, seco
     last = change - timedelta(microseconds=1)
     for instant in [last, *(at + (change - at) * fraction for fraction in fractions)]:
         assert open_state(text, VILNIUS, "LT", min(instant, last)) == (state, change)
+
+
+def local(text: str, zone: str = VILNIUS) -> datetime:
+    """The UTC instant of a wall-clock time in ``zone`` (whatever offset its data gives then)."""
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "state", "change"),
+    [
+        # Vilnius kept local mean time (+01:24) then: hours are read on that clock.
+        pytest.param(
+            "Mo-Fr 08:00-20:00", "1900-01-01T00:00", "closed", "1900-01-01T08:00", id="1900-first"
+        ),
+        pytest.param(
+            "Mo-Fr 08:00-20:00", "1900-01-01T12:00", "open", "1900-01-01T20:00", id="1900-monday"
+        ),
+        pytest.param(
+            "Mo-Fr 08:00-20:00",
+            "1901-06-08T12:00",
+            "closed",
+            "1901-06-10T08:00",
+            id="1901-saturday",
+        ),
+        pytest.param("24/7", "1900-06-01T12:00", "open", None, id="1900-always-open"),
+        pytest.param(
+            "Mo-Fr 08:00-20:00", "1901-12-31T21:00", "closed", "1902-01-01T08:00", id="1901-last"
+        ),
+    ],
+)
+def test_hours_in_1900_and_1901_are_read_on_the_local_clock(text, at, state, change):
+    expected = None if change is None else local(change)
+    assert open_state(text, VILNIUS, "LT", local(at)) == (state, expected)
+
+
+@pytest.mark.parametrize("text", ["24/7", "Mo-Fr 08:00-20:00", "Mo-Fr 08:00-20:00 unknown"])
+def test_hours_are_unknown_where_the_local_clock_is_before_1900(text):
+    """The range starts at 1900-01-01T00:00Z, when Los Angeles's clock still read 1899 (the
+    library calls every schedule closed there): unknown until its clock reaches 1900."""
+    zone = "America/Los_Angeles"
+    first_wall_1900 = local("1900-01-01T00:00", zone)
+    state, change = open_state(text, zone, "US", t("1900-01-01T00:00"))
+    assert (state, change) == ("unknown", first_wall_1900)
+    assert open_state(text, zone, "US", first_wall_1900)[0] != "unknown" or "unknown" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "state"),
+    [
+        pytest.param("Mo-Fr 08:00-20:00", "2999-12-31T23:00", "closed", id="weekend-in-3000"),
+        pytest.param("Mo-Fr 08:00-20:00", "2999-12-31T23:59:59.999999", "closed", id="last-µs"),
+        pytest.param(
+            "2999 Dec 31 open; 3000 Jan 01 open", "2999-12-31T10:00", "open", id="open-past-end"
+        ),
+    ],
+)
+def test_a_change_after_the_supported_range_is_not_reported(text, at, state):
+    assert open_state(text, VILNIUS, "LT", t(at)) == (state, None)

@@ -131,6 +131,15 @@ def test_tokens(backend):
     assert backend.list_tokens()[0].revoked_at
     with pytest.raises(NotFound):
         backend.revoke_token(name="nobody")
+    replaced = backend.create_token(name="ops", role="editor", secret_hash="h3", replace=True)
+    assert replaced.role == "editor" and replaced.revoked_at is None
+    assert backend.token_by_hash(secret_hash="h3").name == "ops"
+    assert [t.name for t in backend.list_tokens()] == ["ops"]
+
+
+def test_a_sound_database_is_ready_and_passes_its_integrity_check(backend):
+    backend.check_ready()
+    backend.check_integrity()
 
 
 def test_migrate_is_idempotent(backend):
@@ -236,6 +245,7 @@ def test_decision_inputs_are_domain_values(point):
     (item,) = point.decision_inputs(checkpoint_id="medininkai")
     assert isinstance(item.checkpoint, Checkpoint) and item.checkpoint.id == "medininkai"
     assert isinstance(item.rules[0], Rule) and item.rules[0].valid_from.year == 2024
+    assert item.stored_checkpoint["name"] == CHECKPOINT["name"]
     with pytest.raises(NotFound):
         point.decision_inputs(checkpoint_id="nowhere")
 

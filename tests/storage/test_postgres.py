@@ -6,7 +6,7 @@ import pytest
 
 from service import create_app
 from service.config import Config
-from service.storage import SchemaNotReady, Unavailable, open_store
+from service.storage import ReadOnly, SchemaNotReady, StorageError, Unavailable, open_store
 from tests.conftest import CHECKPOINT, assert_problem, free_port, make_token
 
 
@@ -115,3 +115,38 @@ def test_the_readme_pg_dump_recipe_restores_an_equal_database(postgres_url, tmp_
         store.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_read_only_database_refuses_writes_and_is_not_ready(postgres_url):
+    import psycopg
+
+    name = postgres_url.rsplit("/", 1)[1]
+    store = open_store(postgres_url)
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        try:
+            with pytest.raises(ReadOnly):
+                store.check_ready()
+            with pytest.raises(ReadOnly):
+                store.create(
+                    resource_type="checkpoint", resource_id="x", data=CHECKPOINT, actor="a"
+                )
+        finally:
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                conn.execute("SET default_transaction_read_only = off")
+                conn.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+        store.close()
+        store.check_ready()
+    finally:
+        store.close()
+
+
+def test_backup_points_to_pg_dump_and_the_integrity_check_is_cheap(postgres_url):
+    store = open_store(postgres_url)
+    try:
+        with pytest.raises(StorageError, match="pg_dump"):
+            store.backup(target="copy.db")
+        store.check_integrity()
+    finally:
+        store.close()
