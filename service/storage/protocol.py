@@ -253,14 +253,15 @@ class VersionedStore(Store):
         ).fetchone()
         if row is None:
             return None
-        if row[0] != key.fingerprint:
-            raise IdempotencyMismatch("the key was first used with another request")
         if row[4] is None:
-            # Its outcome is no longer in the history (a mirror replaced it): start afresh.
+            # No outcome in the history: a mirror replaced it, or the row is an older
+            # version's 'pending' claim, never completed. Start afresh.
             tx.execute(
                 "DELETE FROM idempotency_keys WHERE actor = ? AND key = ?", [key.actor, key.key]
             )
             return None
+        if row[0] != key.fingerprint:
+            raise IdempotencyMismatch("the key was first used with another request")
         return Record(row[1], row[2], row[3], json.loads(row[4]), replayed=True)
 
     def _live_head(

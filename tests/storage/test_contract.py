@@ -22,6 +22,7 @@ from service.storage import (
     TokenExists,
     open_store,
 )
+from service.storage.times import now_stamp
 from tests.conftest import CHECKPOINT
 
 
@@ -420,3 +421,29 @@ def test_a_key_whose_outcome_left_the_history_starts_afresh(backend):
         idempotency=_key(),
     )
     assert not again.replayed and again.data["name"] == "Medininkai"
+
+
+def test_a_pending_key_left_by_an_older_version_never_blocks_a_create(backend):
+    # Older versions claimed a key in a transaction of its own ('pending') before the create.
+    with backend.transaction("write") as tx:
+        tx.execute(
+            "INSERT INTO idempotency_keys (actor, key, fingerprint, state, created_at) "
+            "VALUES ('alice', 'k1', 'another request', 'pending', ?)",
+            [now_stamp()],
+        )
+    created = backend.create(
+        resource_type="checkpoint",
+        resource_id="medininkai",
+        data=fields(),
+        actor="alice",
+        idempotency=_key(),
+    )
+    assert not created.replayed
+    replay = backend.create(
+        resource_type="checkpoint",
+        resource_id="medininkai",
+        data=fields(),
+        actor="alice",
+        idempotency=_key(),
+    )
+    assert replay.replayed and replay.revision == 1
