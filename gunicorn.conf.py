@@ -11,6 +11,8 @@ import os
 
 from service.serving import available_cpus
 
+# Loaded by each worker after gevent has patched it (never preload_app): database connections
+# are opened in the worker, and psycopg sees the patching when it is first imported.
 wsgi_app = "service:create_app()"
 
 # Prometheus samples of every worker go to files here, so /metrics answers for all of them.
@@ -95,13 +97,20 @@ def on_starting(server):
 def _refuse_damaged_storage(server):
     """The integrity check, once in the master before it forks (its connection is closed
     again): a damaged database stops the server with one line. Every worker checks again
-    when it boots (post_worker_init), for a file damaged after the server started."""
+    when it boots (post_worker_init), for a file damaged after the server started.
+
+    Only an SQLite database is checked here: opening a PostgreSQL store would import psycopg
+    in the master, before gevent patches the workers, and psycopg would then block them
+    (it looks for the patching when first imported). Its workers check it when they boot."""
     import sys
 
     from service.config import Config
     from service.storage import Corrupt, open_store
 
-    store = open_store(Config.from_env().database_url)
+    url = Config.from_env().database_url
+    if not url.startswith("sqlite:"):
+        return
+    store = open_store(url)
     try:
         store.check_integrity()
     except Corrupt as exc:

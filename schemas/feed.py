@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from service.storage.base import ACTIONS, RESOURCE_TYPES
+from service.domain.model import ACTIONS, RESOURCE_TYPES
 
 from .checkpoints import CheckpointSchema
 from .closures import ClosureSchema

@@ -19,7 +19,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["checkpoints.store"] = open_store(
-        config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms
+        config.database_url,
+        busy_timeout_ms=config.sqlite_busy_timeout_ms,
+        poll_interval=config.feed_poll_interval,
+        pool_size=config.pg_pool_size,
+        statement_timeout_ms=config.pg_statement_timeout_ms,
     )
     app.extensions["checkpoints.api"] = api.init_app(app)
     cli.init_app(app)

@@ -11,6 +11,7 @@ import click
 from flask import Flask
 
 from .config import Config
+from .domain.model import ROLES
 
 _TOKEN_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
@@ -103,7 +104,7 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["editor", "admin"]), default="editor", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default="editor", show_default=True)
 @click.option(
     "--replace",
     is_flag=True,
@@ -111,7 +112,7 @@ def token() -> None:
 )
 def token_create(name: str, role: str, replace: bool) -> None:
     """Create a token; prints the secret once, as the last word."""
-    from .api.auth import hash_secret, new_secret
+    from .bearer_tokens import hash_secret, new_secret
     from .storage import TokenExists
 
     if not _TOKEN_NAME.match(name):

@@ -18,6 +18,10 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     #: How long a writer waits for SQLite's write lock before giving up, in milliseconds.
     sqlite_busy_timeout_ms: int = 15_000
+    #: PostgreSQL connections each worker process keeps at most (its pool's size).
+    pg_pool_size: int = 4
+    #: Longest one PostgreSQL statement may run (lock waits included), in milliseconds.
+    pg_statement_timeout_ms: int = 15_000
     #: Longest ``Cache-Control: max-age`` of a decision or status, in seconds.
     decision_max_age: int = 60
     #: How long an Idempotency-Key is remembered, in seconds.
@@ -57,6 +61,10 @@ class Config:
             max_body_bytes=int(env.get("CHECKPOINTS_MAX_BODY_BYTES", cls.max_body_bytes)),
             sqlite_busy_timeout_ms=int(
                 env.get("CHECKPOINTS_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms)
+            ),
+            pg_pool_size=int(env.get("CHECKPOINTS_PG_POOL_SIZE", cls.pg_pool_size)),
+            pg_statement_timeout_ms=int(
+                env.get("CHECKPOINTS_PG_STATEMENT_TIMEOUT_MS", cls.pg_statement_timeout_ms)
             ),
             decision_max_age=int(env.get("CHECKPOINTS_DECISION_MAX_AGE", cls.decision_max_age)),
             idempotency_ttl=int(env.get("CHECKPOINTS_IDEMPOTENCY_TTL", cls.idempotency_ttl)),

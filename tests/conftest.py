@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from service import create_app
-from service.api.auth import hash_secret, new_secret
+from service.bearer_tokens import hash_secret, new_secret
 from service.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,3 +240,62 @@ def _generous_rate_limits_for_servers(monkeypatch):
     defaults, and the rate-limit tests set their own."""
     monkeypatch.setenv("CHECKPOINTS_RATELIMIT_READ", "1000000/minute")
     monkeypatch.setenv("CHECKPOINTS_RATELIMIT_WRITE", "1000000/minute")
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+#: The server the PostgreSQL tests use; each test run creates (and drops) a database of its
+#: own on it. Point it elsewhere with CHECKPOINTS_TEST_POSTGRES_URL.
+POSTGRES_URL = os.environ.get(
+    "CHECKPOINTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_database():
+    """A fresh, migrated database for this test run, dropped at its end. Without a server
+    the PostgreSQL tests skip, except in CI (CI=true), where they fail."""
+    import secrets
+
+    psycopg = pytest.importorskip("psycopg")
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = f"checkpoints_test_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is needed in CI: {exc}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+    from service.storage import open_store
+
+    store = open_store(url)
+    store.migrate()
+    store.close()
+    yield url
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(postgres_database) -> str:
+    """The test run's PostgreSQL database, emptied for this test."""
+    import psycopg
+
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        conn.execute(
+            "TRUNCATE checkpoints, rules, closures, revisions, changes, tokens, "
+            "idempotency_keys, sync_state"
+        )
+        conn.execute("UPDATE feed_state SET last_seq = 0, last_recorded_at = '', first_seq = 1")
+    return postgres_database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_database_url(request, tmp_path) -> str:
+    """A fresh database on each backend in turn."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'checkpoints.db'}"
+    return request.getfixturevalue("postgres_url")

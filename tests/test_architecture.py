@@ -45,3 +45,20 @@ def test_storage_raises_no_http_errors():
     for path in sorted((ROOT / "service" / "storage").rglob("*.py")):
         for name in _imports(path):
             assert name.split(".")[0] not in {"flask", "werkzeug", "flask_smorest"}, path.name
+
+
+def test_the_versioning_protocol_is_written_once_without_a_driver():
+    storage = ROOT / "service" / "storage"
+    for name in _imports(storage / "protocol.py"):
+        assert name.split(".")[0] not in {"sqlite3", "sqlite_utils", "psycopg", "psycopg_pool"}
+    # Backends implement what differs; neither imports the other.
+    assert "postgres" not in set(_imports(storage / "sqlite.py"))
+    for path in (ROOT / "service" / "api").rglob("*.py"):
+        for name in _imports(path):
+            assert name not in {"service.storage.sqlite", "service.storage.postgres"}, path.name
+
+
+def test_schemas_take_their_vocabulary_from_the_domain_not_from_storage():
+    for path in sorted((ROOT / "schemas").rglob("*.py")):
+        for name in _imports(path):
+            assert not name.startswith("service.storage"), f"{path.name} imports {name}"

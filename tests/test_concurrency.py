@@ -1,4 +1,5 @@
-"""Concurrent writers against a real gunicorn with several worker processes."""
+"""Concurrent writers against a real gunicorn with several worker processes, on each
+backend."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from tests.conftest import CHECKPOINT, make_token
 pytestmark = pytest.mark.gunicorn
 
 CLIENTS = 16
+
+
+@pytest.fixture
+def database_url(any_database_url) -> str:
+    return any_database_url
 
 
 def test_of_many_writers_holding_one_etag_exactly_one_wins(server, store):

@@ -3,25 +3,16 @@ is the actor of every write it makes."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 
 from flask import current_app, g, request
 
+from service.bearer_tokens import hash_secret
+from service.domain.model import ROLES
+
 from .errors import Problem
 
-ROLE_RANK = {"editor": 1, "admin": 2}
-_PREFIX = "cpt_"
-
-
-def new_secret() -> str:
-    """A fresh token secret (256 bits of randomness)."""
-    return _PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES, start=1)}
 
 
 def _secret() -> str:

@@ -129,7 +129,7 @@ def checkpoint_page(checkpoint_id: str):
         422 if error else 200,
         at_error=error,
         row=row,
-        timeline=_timeline(item.checkpoint, rules, closures, history),
+        timeline=_timeline(item.stored_checkpoint, rules, closures, history),
         map=_map(board["rows"], highlight=checkpoint_id),
         **{k: v for k, v in board.items() if k not in {"rows", "map"}},
     )
@@ -197,11 +197,11 @@ def _board(moment: datetime | None) -> dict[str, Any]:
         answer = status(item, at, {})
         rows.append(
             {
-                "checkpoint": item.checkpoint,
+                "checkpoint": item.stored_checkpoint,
                 "state": answer["state"],
                 "modes": [_mode(mode, answer["modes"][mode]) for mode in MODES],
                 "valid_until": answer["valid_until"],
-                "closures": [c for c in active if c["checkpoint_id"] == item.checkpoint["id"]],
+                "closures": [c for c in active if c["checkpoint_id"] == item.checkpoint.id],
             }
         )
     return {**times, "rows": rows, "map": _map(rows), "seq": _feed_head()}

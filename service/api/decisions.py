@@ -35,10 +35,7 @@ from schemas.geojson import StatusFeatureCollectionSchema
 from service.domain import (
     FACTS,
     MODES,
-    Checkpoint,
-    Closure,
     Decision,
-    Rule,
     decide,
     derive_state,
 )
@@ -74,53 +71,9 @@ GEOJSON_STATUS_EXAMPLE = {
 }
 
 
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def domain_values(item: DecisionInput) -> tuple[Checkpoint, list[Rule], list[Closure]]:
-    """Stored resources as the domain's values."""
-    cp = item.checkpoint
-    checkpoint = Checkpoint(
-        id=cp["id"],
-        timezone=cp["timezone"],
-        opening_hours=cp.get("opening_hours") or "24/7",
-        countries=tuple(cp["countries"]),
-        revision=cp["revision"],
-    )
-    rules = [
-        Rule(
-            id=r["id"],
-            checkpoint_id=r["checkpoint_id"],
-            mode=r["mode"],
-            access=r["access"],
-            valid_from=_time(r["valid_from"]),
-            valid_until=_time(r.get("valid_until")),
-            condition=r.get("condition"),
-            conditions_text=tuple(r.get("conditions_text") or ()),
-            opening_hours=r.get("opening_hours"),
-            revision=r["revision"],
-        )
-        for r in item.rules
-    ]
-    closures = [
-        Closure(
-            id=c["id"],
-            checkpoint_id=c["checkpoint_id"],
-            starts_at=_time(c["starts_at"]),
-            ends_at=_time(c.get("ends_at")),
-            modes=tuple(c["modes"]),
-            reason=c["reason"],
-            revision=c["revision"],
-        )
-        for c in item.closures
-    ]
-    return checkpoint, rules, closures
-
-
 def status(item: DecisionInput, at: datetime, facts: dict[str, str]) -> dict[str, Any]:
     """The four decisions of one checkpoint, its derived state and the earliest valid_until."""
-    checkpoint, rules, closures = domain_values(item)
+    checkpoint, rules, closures = item.checkpoint, item.rules, item.closures
     decisions = {
         mode: decide(
             checkpoint=checkpoint, rules=rules, closures=closures, mode=mode, at=at, facts=facts
@@ -141,7 +94,7 @@ def current_states(country: str | None = None) -> dict[str, str]:
     """Each live checkpoint's derived state now (for the list's ``state`` filter)."""
     now = datetime.now(UTC)
     return {
-        item.checkpoint["id"]: status(item, now, {})["state"]
+        item.checkpoint.id: status(item, now, {})["state"]
         for item in store().decision_inputs(country=country)
     }
 
@@ -168,9 +121,13 @@ def _facts(args: dict) -> dict[str, str]:
 
 def _decision(checkpoint_id: str, mode: str, at: datetime, facts: dict[str, str]) -> Decision:
     (item,) = store().decision_inputs(checkpoint_id=checkpoint_id)
-    checkpoint, rules, closures = domain_values(item)
     return decide(
-        checkpoint=checkpoint, rules=rules, closures=closures, mode=mode, at=at, facts=facts
+        checkpoint=item.checkpoint,
+        rules=item.rules,
+        closures=item.closures,
+        mode=mode,
+        at=at,
+        facts=facts,
     )
 
 
@@ -241,11 +198,11 @@ class Decisions(MethodView):
                     ).body()
                 )
                 continue
-            checkpoint, rules, closures = domain_values(inputs[checkpoint_id])
+            item = inputs[checkpoint_id]
             decision = decide(
-                checkpoint=checkpoint,
-                rules=rules,
-                closures=closures,
+                checkpoint=item.checkpoint,
+                rules=item.rules,
+                closures=item.closures,
                 mode=query["mode"],
                 at=query.get("at") or now,
                 facts=query["facts"],
@@ -308,7 +265,7 @@ class AllStatus(MethodView):
         items = [
             item
             for item in store().decision_inputs(country=country)
-            if after is None or item.checkpoint["id"] > after
+            if after is None or item.checkpoint.id > after
         ]
         page = [status(item, at, _facts(facts)) for item in items[:limit]]
         next_key = page[-1]["checkpoint_id"] if len(items) > limit else None
@@ -317,7 +274,7 @@ class AllStatus(MethodView):
         ends = [s["valid_until"] for s in page if s["valid_until"] is not None]
         dumped = StatusPageSchema().dump(body)
         if media_type == GEOJSON:
-            located = {item.checkpoint["id"]: item.checkpoint.get("location") for item in items}
+            located = {item.checkpoint.id: item.stored_checkpoint.get("location") for item in items}
             features = [
                 feature(s["checkpoint_id"], located[s["checkpoint_id"]], s) for s in dumped["items"]
             ]

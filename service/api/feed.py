@@ -61,7 +61,7 @@ class Changes(MethodView):
         page = store().feed_page(after=after, limit=limit, **filters)
         if wait and not page.changes and page.last_seq == after:
             with held_slot():
-                if wait_for(store().feed_position, after, wait, _config().feed_poll_interval):
+                if wait_for(store(), after, wait):
                     page = store().feed_page(after=after, limit=limit, **filters)
         return {"changes": page.changes, "last_seq": page.last_seq, "has_more": page.has_more}
 
@@ -133,10 +133,9 @@ class ChangeStream(MethodView):
                     yield ": heartbeat\n\n"
                     last_sent = now
                 wait_for(
-                    the_store.feed_position,
+                    the_store,
                     position,
                     max(0.0, config.stream_heartbeat - (time.monotonic() - last_sent)),
-                    config.feed_poll_interval,
                 )
 
         response = Response(events(), mimetype="text/event-stream")

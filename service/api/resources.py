@@ -128,11 +128,10 @@ def create_item(
         actor=actor,
         idempotency=idempotency.key_of(actor),
     )
-    body, status, headers = item_response(
-        record, 201, location=url_for(endpoint, **{url_arg: record.id})
-    )
+    location = url_for(endpoint, **{url_arg: record.id})
+    body, status, headers = item_response(record, 201, location=location)
     if record.replayed:
-        headers["Idempotent-Replayed"] = "true"
+        headers = {**headers, "Idempotent-Replayed": "true"}
     return body, status, headers
 
 

@@ -4,11 +4,12 @@ from any worker process, how many one worker holds, and how they end on shutdown
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from flask import Flask, current_app
+
+from service.storage import Store
 
 from .errors import Problem
 
@@ -69,21 +70,16 @@ def held_slot() -> Iterator[None]:
         release()
 
 
-def wait_for(position: Callable[[], int], after: int, timeout: float, interval: float) -> bool:
-    """Wait until ``position()`` passes ``after`` (True), or timeout or shutdown (False).
+def wait_for(store: Store, after: int, timeout: float) -> bool:
+    """Wait until the feed passes ``after`` (True), or timeout or shutdown (False).
 
-    Another worker's commit cannot wake us in-process, so the feed position is polled:
-    one indexed single-row read per interval.
+    A commit may come from another worker process or another host: the store says how it
+    is noticed (SQLite: one indexed single-row read per poll interval; PostgreSQL: a
+    notification sent with the commit).
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        if position() > after:
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or shutting_down.is_set():
-            return False
-        if shutting_down.wait(min(interval, remaining)):
-            return False
+    if shutting_down.is_set():
+        return store.feed_position() > after
+    return store.wait_for_change(after, timeout, shutting_down)
 
 
 def init_app(app: Flask) -> None:

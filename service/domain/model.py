@@ -37,6 +37,10 @@ REASON_CODES = (
 )
 STATES = ("unknown", "closed", "open", "restricted")
 RESOURCE_TYPES = ("checkpoint", "rule", "closure")
+#: What a revision (and its feed event) did to its resource.
+ACTIONS = ("created", "updated", "deleted")
+#: Token roles, lowest first: an admin may do whatever an editor may.
+ROLES = ("editor", "admin")
 
 #: The supported range of times: from TIME_MIN (inclusive) up to TIME_END (exclusive), so the
 #: last supported instant is 2999-12-31T23:59:59.999999Z. Opening hours are read on local wall

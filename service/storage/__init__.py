@@ -62,10 +62,19 @@ __all__ = [
 ]
 
 
-def open_store(url: str, *, busy_timeout_ms: int = 15_000) -> Store:
-    """Return the store for ``url`` (``sqlite:///relative/path.db``, ``sqlite:////abs.db``).
+def open_store(
+    url: str,
+    *,
+    busy_timeout_ms: int = 15_000,
+    poll_interval: float = 0.1,
+    pool_size: int = 4,
+    statement_timeout_ms: int = 15_000,
+) -> Store:
+    """Return the store for ``url``: ``sqlite:///relative/path.db``, ``sqlite:////abs.db``
+    or ``postgresql://user@host:port/database``.
 
-    Nothing is opened here: each thread opens its own connection on first use.
+    Nothing is opened here: connections are made on first use, in the process that uses
+    them (after the server forks its workers).
     """
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -74,7 +83,12 @@ def open_store(url: str, *, busy_timeout_ms: int = 15_000) -> Store:
             raise ValueError(f"an SQLite URL needs a path: {url!r}")
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(path, busy_timeout_ms=busy_timeout_ms)
-    if parts.scheme in {"postgresql", "postgres"}:
-        raise ValueError("the PostgreSQL backend is not available in this version")
-    raise ValueError(f"unsupported database URL scheme: {parts.scheme!r}")
+        store: Store = SQLiteStore(path, busy_timeout_ms=busy_timeout_ms)
+    elif parts.scheme in {"postgresql", "postgres"}:
+        from .postgres import PostgresStore
+
+        store = PostgresStore(url, pool_size=pool_size, statement_timeout_ms=statement_timeout_ms)
+    else:
+        raise ValueError(f"unsupported database URL scheme: {parts.scheme!r}")
+    store.poll_interval = poll_interval
+    return store

@@ -10,9 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-RESOURCE_TYPES = ("checkpoint", "rule", "closure")
-ACTIONS = ("created", "updated", "deleted")
-ROLES = ("editor", "admin")
+from service.domain.model import Checkpoint, Closure, Rule
 
 
 class StorageError(Exception):
@@ -171,11 +169,14 @@ class IdempotencyKey:
 
 @dataclass(frozen=True)
 class DecisionInput:
-    """What a decision about one checkpoint is made from, read in one transaction."""
+    """What a decision about one checkpoint is made from, read in one transaction, as the
+    domain's values."""
 
-    checkpoint: dict[str, Any]
-    rules: list[dict[str, Any]]
-    closures: list[dict[str, Any]]
+    checkpoint: Checkpoint
+    rules: list[Rule]
+    closures: list[Closure]
+    #: The checkpoint as stored (its representation), for what shows more than decisions use.
+    stored_checkpoint: dict[str, Any]
 
 
 class Store(abc.ABC):
@@ -285,6 +286,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def changes(self, *, after: int, limit: int) -> list[dict[str, Any]]:
         """Return change-feed events with ``seq > after``, in order."""
+
+    @abc.abstractmethod
+    def wait_for_change(self, after: int, timeout: float, stop: Any = None) -> bool:
+        """Wait up to ``timeout`` seconds (or until the ``stop`` event is set) for the feed
+        to pass ``after``, whichever process or host commits; True once it has."""
 
     # --- tokens ----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -1,0 +1,788 @@
+"""The versioning protocol, written once for every backend.
+
+Every write is one transaction that holds the backend's write serialisation from its start:
+it re-checks the expected revision, checks the invariants that involve other resources,
+writes the new state, a revision row and a feed row together, so ``seq`` is gap-free and in
+commit order. A backend (``sqlite.py``, ``postgres.py``) supplies only what differs:
+connections, how a transaction begins and takes the write lock, how the feed is waited on,
+migrations, and the translation of its driver's errors into ``base``'s exceptions. The SQL
+here is the dialect both engines share, with ``?`` placeholders.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from datetime import timedelta
+from typing import Any, Literal
+
+from .base import (
+    AlreadyExists,
+    CheckpointFilter,
+    ClosureFilter,
+    Conflict,
+    DecisionInput,
+    FeedAhead,
+    FeedGone,
+    FeedPage,
+    IdempotencyKey,
+    IdempotencyMismatch,
+    NotFound,
+    Page,
+    Record,
+    Revision,
+    RevisionMismatch,
+    RuleFilter,
+    Store,
+    Token,
+    TokenExists,
+)
+from .kinds import KINDS, Kind
+from .records import decision_input
+from .search import fold
+from .times import now_stamp, parse_stamp, to_stamp
+
+#: What a transaction is for: one statement (no snapshot needed), several reads that must
+#: see one snapshot, or a write (serialised with every other write).
+Mode = Literal["one", "read", "write"]
+
+#: Expired idempotency keys purged by one keyed create, at most.
+PURGE_BATCH = 100
+
+
+class Tx:
+    """One open transaction: ``execute(sql, params)`` returns a DB-API cursor."""
+
+    __slots__ = ("execute", "feed_seq", "time")
+
+    def __init__(self, execute: Callable[[str, Any], Any]):
+        self.execute = execute
+        #: The one time every revision of this transaction is recorded at.
+        self.time: str | None = None
+        #: The newest seq this transaction wrote to the feed (None: it wrote no event).
+        self.feed_seq: int | None = None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class VersionedStore(Store):
+    """The protocol over a backend's transactions."""
+
+    #: How often a waiter without commit notifications looks at the feed, in seconds.
+    poll_interval = 0.1
+
+    # --- what a backend supplies -----------------------------------------------------------
+    @abc.abstractmethod
+    def transaction(self, mode: Mode = "one") -> AbstractContextManager[Tx]:
+        """A transaction: ``write`` holds the write serialisation from its first statement
+        and commits on success (announcing ``tx.feed_seq`` to waiters where the backend
+        can); anything raised rolls it back. Driver errors leave as ``base`` exceptions."""
+
+    def wait_for_change(
+        self, after: int, timeout: float, stop: threading.Event | None = None
+    ) -> bool:
+        """Wait up to ``timeout`` seconds for the feed to pass ``after``; True once it has.
+        This default polls; a backend with commit notifications overrides it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.feed_position() > after:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (stop is not None and stop.is_set()):
+                return False
+            if stop is not None:
+                stop.wait(min(self.poll_interval, remaining))
+            else:
+                time.sleep(min(self.poll_interval, remaining))
+
+    # --- versioned resources ---------------------------------------------------------------
+    def _head(self, tx: Tx, kind: Kind, resource_id: str) -> tuple | None:
+        return tx.execute(
+            f"SELECT revision, live, created_at, data FROM {kind.table} WHERE id = ?",
+            [resource_id],
+        ).fetchone()
+
+    def get(self, *, resource_type: str, resource_id: str) -> Record:
+        kind = KINDS[resource_type]
+        with self.transaction() as tx:
+            row = self._head(tx, kind, resource_id)
+        if row is None or not row[1]:
+            raise NotFound(resource_type, resource_id)
+        return Record(resource_type, resource_id, row[0], json.loads(row[3]))
+
+    def get_as_of(self, *, resource_type: str, resource_id: str, as_of: str) -> Record:
+        with self.transaction() as tx:
+            row = tx.execute(
+                "SELECT revision, action, data FROM revisions WHERE resource_type = ? "
+                "AND resource_id = ? AND recorded_at <= ? ORDER BY revision DESC LIMIT 1",
+                [resource_type, resource_id, as_of],
+            ).fetchone()
+        if row is None or row[1] == "deleted":
+            raise NotFound(
+                resource_type, resource_id, f"{resource_type} {resource_id!r} did not exist then"
+            )
+        return Record(resource_type, resource_id, row[0], json.loads(row[2]))
+
+    def _record(
+        self,
+        tx: Tx,
+        *,
+        kind: Kind,
+        resource_id: str,
+        revision: int,
+        action: str,
+        actor: str,
+        fields: Mapping[str, Any] | None,
+        created_at: str | None,
+        checkpoint_id: str,
+    ) -> dict[str, Any] | None:
+        """Write one revision: the new state, its history row and its feed event."""
+        last_seq, last_recorded_at = tx.execute(
+            "SELECT last_seq, last_recorded_at FROM feed_state WHERE id = 1"
+        ).fetchone()
+        # One time per transaction, and times never go backwards along the feed, whatever
+        # the clocks of the writers (or hosts).
+        tx.time = tx.time or max(now_stamp(), last_recorded_at)
+        resource = None
+        if fields is not None:
+            resource = {
+                **fields,
+                "revision": revision,
+                "created_at": created_at or tx.time,
+                "updated_at": tx.time,
+            }
+        self._apply_event(
+            tx,
+            {
+                "seq": last_seq + 1,
+                "recorded_at": tx.time,
+                "resource_type": kind.name,
+                "resource_id": resource_id,
+                "checkpoint_id": checkpoint_id,
+                "revision": revision,
+                "action": action,
+                "actor": actor,
+                "data": resource,
+            },
+        )
+        return resource
+
+    def create(
+        self,
+        *,
+        resource_type: str,
+        resource_id: str,
+        data: Mapping[str, Any],
+        actor: str,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Record:
+        kind = KINDS[resource_type]
+        with self.transaction("write") as tx:
+            if idempotency is not None:
+                replay = self._idempotent_replay(tx, idempotency)
+                if replay is not None:
+                    return replay
+            head = self._head(tx, kind, resource_id)
+            if head is not None and head[1]:
+                raise AlreadyExists(resource_type, resource_id)
+            revision = 1 if head is None else head[0] + 1
+            self._check_invariants(tx, kind, resource_id, data)
+            resource = self._record(
+                tx,
+                kind=kind,
+                resource_id=resource_id,
+                revision=revision,
+                action="created",
+                actor=actor,
+                fields=data,
+                created_at=None,
+                checkpoint_id=kind.checkpoint_id(data),
+            )
+            if idempotency is not None:
+                tx.execute(
+                    "INSERT INTO idempotency_keys (actor, key, fingerprint, state, created_at, "
+                    "resource_type, resource_id, revision) "
+                    "VALUES (?, ?, ?, 'done', ?, ?, ?, ?)",
+                    [
+                        idempotency.actor,
+                        idempotency.key,
+                        idempotency.fingerprint,
+                        tx.time,
+                        resource_type,
+                        resource_id,
+                        revision,
+                    ],
+                )
+        return Record(resource_type, resource_id, revision, resource)
+
+    def _idempotent_replay(self, tx: Tx, key: IdempotencyKey) -> Record | None:
+        """Inside the create's write transaction: the first outcome of this key (a replay),
+        a mismatch, or None when the key is new or expired (then the create stores it).
+        Expired keys are purged here, a bounded batch at a time."""
+        expired = to_stamp(parse_stamp(now_stamp()) - timedelta(seconds=key.ttl_seconds))
+        tx.execute(
+            "DELETE FROM idempotency_keys WHERE (actor, key) IN (SELECT actor, key "
+            "FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+            [expired, PURGE_BATCH],
+        )
+        tx.execute(
+            "DELETE FROM idempotency_keys WHERE actor = ? AND key = ? AND created_at < ?",
+            [key.actor, key.key, expired],
+        )
+        row = tx.execute(
+            "SELECT k.fingerprint, k.resource_type, k.resource_id, k.revision, r.data "
+            "FROM idempotency_keys k LEFT JOIN revisions r ON r.resource_type = k.resource_type "
+            "AND r.resource_id = k.resource_id AND r.revision = k.revision "
+            "WHERE k.actor = ? AND k.key = ?",
+            [key.actor, key.key],
+        ).fetchone()
+        if row is None:
+            return None
+        if row[4] is None:
+            # No outcome in the history: a mirror replaced it, or the row is an older
+            # version's 'pending' claim, never completed. Start afresh.
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE actor = ? AND key = ?", [key.actor, key.key]
+            )
+            return None
+        if row[0] != key.fingerprint:
+            raise IdempotencyMismatch("the key was first used with another request")
+        return Record(row[1], row[2], row[3], json.loads(row[4]), replayed=True)
+
+    def _live_head(
+        self, tx: Tx, kind: Kind, resource_id: str, expected_revision: int | None
+    ) -> tuple[int, str, dict[str, Any]]:
+        head = self._head(tx, kind, resource_id)
+        if head is None or not head[1]:
+            raise NotFound(kind.name, resource_id)
+        if expected_revision is not None and head[0] != expected_revision:
+            raise RevisionMismatch(kind.name, resource_id, head[0])
+        return head[0], head[2], json.loads(head[3])
+
+    def update(
+        self,
+        *,
+        resource_type: str,
+        resource_id: str,
+        data: Mapping[str, Any],
+        expected_revision: int | None,
+        actor: str,
+    ) -> Record:
+        kind = KINDS[resource_type]
+        with self.transaction("write") as tx:
+            revision, created_at, _ = self._live_head(tx, kind, resource_id, expected_revision)
+            self._check_invariants(tx, kind, resource_id, data)
+            resource = self._record(
+                tx,
+                kind=kind,
+                resource_id=resource_id,
+                revision=revision + 1,
+                action="updated",
+                actor=actor,
+                fields=data,
+                created_at=created_at,
+                checkpoint_id=kind.checkpoint_id(data),
+            )
+        return Record(resource_type, resource_id, revision + 1, resource)
+
+    def delete(
+        self,
+        *,
+        resource_type: str,
+        resource_id: str,
+        expected_revision: int | None,
+        actor: str,
+    ) -> None:
+        kind = KINDS[resource_type]
+        with self.transaction("write") as tx:
+            revision, _, current = self._live_head(tx, kind, resource_id, expected_revision)
+            if kind.name == "checkpoint":
+                self._delete_children(tx, resource_id, actor)
+            self._tombstone(tx, kind, resource_id, revision, actor, kind.checkpoint_id(current))
+
+    def _check_invariants(
+        self, tx: Tx, kind: Kind, resource_id: str, data: Mapping[str, Any]
+    ) -> None:
+        """Checks that involve other resources. They run under the write serialisation, so
+        no concurrent writer can slip an overlapping rule in between check and write."""
+        if kind.name == "checkpoint":
+            return
+        parent = self._head(tx, KINDS["checkpoint"], data["checkpoint_id"])
+        if parent is None or not parent[1]:
+            raise NotFound("checkpoint", data["checkpoint_id"])
+        if kind.name != "rule":
+            return
+        columns = kind.columns(data)
+        sql = (
+            "SELECT id, revision, data FROM rules WHERE live = 1 "
+            "AND checkpoint_id = ? AND mode = ? AND id != ? "
+            "AND (valid_until IS NULL OR valid_until > ?)"
+        )
+        params = [data["checkpoint_id"], data["mode"], resource_id, columns["valid_from"]]
+        if columns["valid_until"] is not None:
+            sql += " AND valid_from < ?"
+            params.append(columns["valid_until"])
+        other = tx.execute(sql + " ORDER BY valid_from LIMIT 1", params).fetchone()
+        if other is not None:
+            existing = json.loads(other[2])
+            until = existing.get("valid_until") or "further notice"
+            raise Conflict(
+                f"The rule would overlap rule {other[0]!r} (revision {other[1]}) for "
+                f"{data['mode']} at {data['checkpoint_id']!r}, in force from "
+                f"{existing['valid_from']} until {until}.",
+                other={"type": "rule", "id": other[0], "revision": other[1]},
+            )
+
+    def _delete_children(self, tx: Tx, checkpoint_id: str, actor: str) -> None:
+        """A checkpoint's deletion takes its live rules and closures, each with a tombstone."""
+        for name in ("rule", "closure"):
+            kind = KINDS[name]
+            rows = tx.execute(
+                f"SELECT id, revision FROM {kind.table} WHERE checkpoint_id = ? AND live = 1 "
+                "ORDER BY id",
+                [checkpoint_id],
+            ).fetchall()
+            for child_id, revision in rows:
+                self._tombstone(tx, kind, child_id, revision, actor, checkpoint_id)
+
+    def _tombstone(
+        self, tx: Tx, kind: Kind, resource_id: str, revision: int, actor: str, checkpoint_id: str
+    ) -> None:
+        """The deletion revision after ``revision``."""
+        self._record(
+            tx,
+            kind=kind,
+            resource_id=resource_id,
+            revision=revision + 1,
+            action="deleted",
+            actor=actor,
+            fields=None,
+            created_at=None,
+            checkpoint_id=checkpoint_id,
+        )
+
+    def revisions(self, *, resource_type: str, resource_id: str, after: int, limit: int) -> Page:
+        with self.transaction() as tx:
+            rows = tx.execute(
+                "SELECT revision, action, recorded_at, actor, data FROM revisions "
+                "WHERE resource_type = ? AND resource_id = ? AND revision > ? "
+                "ORDER BY revision LIMIT ?",
+                [resource_type, resource_id, after, limit + 1],
+            ).fetchall()
+        if not rows and after == 0:
+            raise NotFound(resource_type, resource_id)
+        items = [_revision(row) for row in rows[:limit]]
+        return Page(items, items[-1].revision if len(rows) > limit else None)
+
+    def revision(self, *, resource_type: str, resource_id: str, number: int) -> Revision:
+        with self.transaction() as tx:
+            row = tx.execute(
+                "SELECT revision, action, recorded_at, actor, data FROM revisions "
+                "WHERE resource_type = ? AND resource_id = ? AND revision = ?",
+                [resource_type, resource_id, number],
+            ).fetchone()
+        if row is None:
+            raise NotFound(
+                resource_type,
+                resource_id,
+                f"{resource_type} {resource_id!r} has no revision {number}",
+            )
+        return _revision(row)
+
+    # --- lists -----------------------------------------------------------------------------
+    def list_checkpoints(self, *, filters: CheckpointFilter, after: str | None, limit: int) -> Page:
+        where, params = ["live = 1"], []
+        if filters.country:
+            where.append("(country_a = ? OR country_b = ?)")
+            params += [filters.country, filters.country]
+        if filters.kind:
+            where.append("kind = ?")
+            params.append(filters.kind)
+        if filters.q:
+            where.append("search LIKE ? ESCAPE '\\'")
+            params.append(_like_pattern(fold(filters.q)))
+        if filters.ids is not None:
+            if not filters.ids:
+                return Page([], None)
+            where.append(f"id IN ({', '.join('?' for _ in filters.ids)})")
+            params += sorted(filters.ids)
+        if after is not None:
+            where.append("id > ?")
+            params.append(after)
+        with self.transaction() as tx:
+            rows = tx.execute(
+                f"SELECT id, data FROM checkpoints WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+                [*params, limit + 1],
+            ).fetchall()
+        items = [json.loads(row[1]) for row in rows[:limit]]
+        return Page(items, rows[limit - 1][0] if len(rows) > limit else None)
+
+    def _require_checkpoint(self, tx: Tx, checkpoint_id: str) -> None:
+        head = self._head(tx, KINDS["checkpoint"], checkpoint_id)
+        if head is None or not head[1]:
+            raise NotFound("checkpoint", checkpoint_id)
+
+    def list_rules(self, *, filters: RuleFilter, after: list | None, limit: int) -> Page:
+        where, params = ["live = 1", "checkpoint_id = ?"], [filters.checkpoint_id]
+        if filters.mode:
+            where.append("mode = ?")
+            params.append(filters.mode)
+        if filters.at:
+            where.append("valid_from <= ? AND (valid_until IS NULL OR valid_until > ?)")
+            params += [filters.at, filters.at]
+        with self.transaction("read") as tx:
+            self._require_checkpoint(tx, filters.checkpoint_id)
+            return _keyset_page(tx, "rules", "valid_from", where, params, after, limit)
+
+    def list_closures(self, *, filters: ClosureFilter, after: list | None, limit: int) -> Page:
+        where, params = ["live = 1"], []
+        if filters.checkpoint_id:
+            where.append("checkpoint_id = ?")
+            params.append(filters.checkpoint_id)
+        if filters.active_at:
+            where.append("starts_at <= ? AND (ends_at IS NULL OR ends_at > ?)")
+            params += [filters.active_at, filters.active_at]
+        if filters.reason:
+            where.append("reason = ?")
+            params.append(filters.reason)
+        if filters.start:
+            where.append("(ends_at IS NULL OR ends_at > ?)")
+            params.append(filters.start)
+        if filters.end:
+            where.append("starts_at < ?")
+            params.append(filters.end)
+        if filters.country:
+            where.append(
+                "checkpoint_id IN (SELECT id FROM checkpoints WHERE live = 1 "
+                "AND (country_a = ? OR country_b = ?))"
+            )
+            params += [filters.country, filters.country]
+        with self.transaction("read") as tx:
+            if filters.checkpoint_id:
+                self._require_checkpoint(tx, filters.checkpoint_id)
+            return _keyset_page(tx, "closures", "starts_at", where, params, after, limit)
+
+    def decision_inputs(
+        self, *, checkpoint_id: str | None = None, country: str | None = None
+    ) -> list[DecisionInput]:
+        where, params = ["live = 1"], []
+        if checkpoint_id is not None:
+            where.append("id = ?")
+            params.append(checkpoint_id)
+        if country is not None:
+            where.append("(country_a = ? OR country_b = ?)")
+            params += [country, country]
+        with self.transaction("read") as tx:
+            checkpoints = tx.execute(
+                f"SELECT id, data FROM checkpoints WHERE {' AND '.join(where)} ORDER BY id", params
+            ).fetchall()
+            if checkpoint_id is not None and not checkpoints:
+                raise NotFound("checkpoint", checkpoint_id)
+            children: dict[str, dict[str, list]] = {
+                cid: {"rules": [], "closures": []} for cid, _ in checkpoints
+            }
+            for table in ("rules", "closures"):
+                sql = f"SELECT checkpoint_id, data FROM {table} WHERE live = 1"
+                args: list = []
+                if checkpoint_id is not None:
+                    sql += " AND checkpoint_id = ?"
+                    args.append(checkpoint_id)
+                for cid, data in tx.execute(sql, args).fetchall():
+                    if cid in children:
+                        children[cid][table].append(json.loads(data))
+        return [
+            decision_input(json.loads(data), children[cid]["rules"], children[cid]["closures"])
+            for cid, data in checkpoints
+        ]
+
+    # --- change feed -----------------------------------------------------------------------
+    def feed_position(self) -> int:
+        with self.transaction() as tx:
+            return tx.execute("SELECT last_seq FROM feed_state WHERE id = 1").fetchone()[0]
+
+    def changes(self, *, after: int, limit: int) -> list[dict[str, Any]]:
+        with self.transaction() as tx:
+            rows = tx.execute(
+                f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+                [after, limit],
+            ).fetchall()
+        return [_change(row) for row in rows]
+
+    def feed_page(
+        self,
+        *,
+        after: int,
+        limit: int,
+        resource_type: str | None = None,
+        checkpoint_id: str | None = None,
+    ) -> FeedPage:
+        where, params = ["seq > ?", "seq <= ?"], []
+        if resource_type:
+            where.append("resource_type = ?")
+            params.append(resource_type)
+        if checkpoint_id:
+            where.append("checkpoint_id = ?")
+            params.append(checkpoint_id)
+        with self.transaction("read") as tx:
+            # Fix the newest seq first and bound the query by it: a commit between two
+            # reads could otherwise be skipped by a filtered consumer.
+            head, first = tx.execute(
+                "SELECT last_seq, first_seq FROM feed_state WHERE id = 1"
+            ).fetchone()
+            if after + 1 < first:
+                raise FeedGone(first)
+            if after > head:
+                raise FeedAhead(head)
+            rows = tx.execute(
+                f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE {' AND '.join(where)} "
+                "ORDER BY seq LIMIT ?",
+                [after, head, *params, limit + 1],
+            ).fetchall()
+        changes = [_change(row) for row in rows[:limit]]
+        if len(rows) > limit:
+            return FeedPage(changes, changes[-1]["seq"], True)
+        return FeedPage(changes, max(after, head), False)
+
+    def compact_feed(self, *, before_seq: int | None = None, before_time: str | None = None) -> int:
+        with self.transaction("write") as tx:
+            head, first = tx.execute(
+                "SELECT last_seq, first_seq FROM feed_state WHERE id = 1"
+            ).fetchone()
+            cut = first
+            if before_seq is not None:
+                cut = max(cut, min(before_seq, head + 1))
+            if before_time is not None:
+                row = tx.execute(
+                    "SELECT MIN(seq) FROM changes WHERE recorded_at >= ?", [before_time]
+                ).fetchone()
+                cut = max(cut, row[0] if row[0] is not None else head + 1)
+            deleted = tx.execute("DELETE FROM changes WHERE seq < ?", [cut]).rowcount
+            tx.execute("UPDATE feed_state SET first_seq = ? WHERE id = 1", [cut])
+        return deleted
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.transaction("read") as tx:
+            seq = tx.execute("SELECT last_seq FROM feed_state WHERE id = 1").fetchone()[0]
+            body: dict[str, Any] = {"seq": seq}
+            for table in ("checkpoints", "rules", "closures"):
+                body[table] = [
+                    json.loads(row[0])
+                    for row in tx.execute(
+                        f"SELECT data FROM {table} WHERE live = 1 ORDER BY id"
+                    ).fetchall()
+                ]
+        return body
+
+    def is_empty(self) -> bool:
+        return self.feed_position() == 0
+
+    # --- mirroring -------------------------------------------------------------------------
+    def sync_position(self, *, source: str) -> int | None:
+        with self.transaction() as tx:
+            row = tx.execute("SELECT seq FROM sync_state WHERE source = ?", [source]).fetchone()
+        return None if row is None else row[0]
+
+    def load_snapshot(
+        self, *, source: str, snapshot: dict[str, Any], replace_history: bool = False
+    ) -> None:
+        seq = snapshot["seq"]
+        with self.transaction("write") as tx:
+            for kind in KINDS.values():
+                tx.execute(f"DELETE FROM {kind.table}")
+            tx.execute("DELETE FROM changes")
+            if replace_history:
+                tx.execute("DELETE FROM revisions")
+            for kind in KINDS.values():
+                for resource in snapshot[kind.table]:
+                    self._put_state(tx, kind, resource)
+            # The mirror's own feed continues the source's from the snapshot's position.
+            tx.execute(
+                "UPDATE feed_state SET last_seq = ?, first_seq = ?, last_recorded_at = '' "
+                "WHERE id = 1",
+                [seq, seq + 1],
+            )
+            tx.feed_seq = seq
+            self._set_position(tx, source, seq)
+
+    def apply_changes(self, *, source: str, changes: list[dict[str, Any]]) -> int:
+        with self.transaction("write") as tx:
+            position = tx.execute(
+                "SELECT seq FROM sync_state WHERE source = ?", [source]
+            ).fetchone()[0]
+            for event in changes:
+                if event["seq"] <= position:
+                    continue  # applied already
+                self._apply_event(tx, event, mirrored=True)
+                position = event["seq"]
+            self._set_position(tx, source, position)
+        return position
+
+    def _apply_event(self, tx: Tx, event: Mapping[str, Any], *, mirrored: bool = False) -> None:
+        """Write one event: the resource's new state (or its tombstone), its revision row and
+        the feed row. Local writes and a mirror's copies of a source's events both come here;
+        a mirror keeps history rows it already has and never moves a resource backwards."""
+        kind = KINDS[event["resource_type"]]
+        resource = event["data"]
+        head = self._head(tx, kind, event["resource_id"]) if mirrored else None
+        if head is None or head[0] < event["revision"]:
+            if resource is not None:
+                self._put_state(tx, kind, resource)
+            else:
+                tx.execute(
+                    f"UPDATE {kind.table} SET revision = ?, live = 0, updated_at = ? WHERE id = ?",
+                    [event["revision"], event["recorded_at"], event["resource_id"]],
+                )
+        data = None if resource is None else _dumps(resource)
+        ignore = " ON CONFLICT DO NOTHING" if mirrored else ""
+        tx.execute(
+            "INSERT INTO revisions (resource_type, resource_id, revision, action, actor, "
+            f"recorded_at, data) VALUES (?, ?, ?, ?, ?, ?, ?){ignore}",
+            [
+                kind.name,
+                event["resource_id"],
+                event["revision"],
+                event["action"],
+                event["actor"],
+                event["recorded_at"],
+                data,
+            ],
+        )
+        tx.execute(
+            f"INSERT INTO changes ({_CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?){ignore}",
+            [*(event[name] for name in _CHANGE_NAMES[:-1]), data],
+        )
+        tx.execute(
+            "UPDATE feed_state SET "
+            "last_seq = CASE WHEN last_seq < ? THEN ? ELSE last_seq END, "
+            "last_recorded_at = CASE WHEN last_recorded_at < ? THEN ? ELSE last_recorded_at END "
+            "WHERE id = 1",
+            [event["seq"], event["seq"], event["recorded_at"], event["recorded_at"]],
+        )
+        tx.feed_seq = max(tx.feed_seq or 0, event["seq"])
+
+    def _put_state(self, tx: Tx, kind: Kind, resource: dict[str, Any]) -> None:
+        columns = {
+            "id": resource["id"],
+            "revision": resource["revision"],
+            "live": 1,
+            "created_at": resource["created_at"],
+            "updated_at": resource["updated_at"],
+            "checkpoint_id": kind.checkpoint_id(resource),
+            "data": _dumps(resource),
+            **kind.columns(resource),
+        }
+        names = ", ".join(columns)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name != "id")
+        tx.execute(
+            f"INSERT INTO {kind.table} ({names}) VALUES ({', '.join('?' for _ in columns)}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            list(columns.values()),
+        )
+
+    def _set_position(self, tx: Tx, source: str, seq: int) -> None:
+        tx.execute(
+            "INSERT INTO sync_state (source, seq, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (source) DO UPDATE SET seq = excluded.seq, "
+            "updated_at = excluded.updated_at",
+            [source, seq, now_stamp()],
+        )
+
+    # --- tokens ----------------------------------------------------------------------------
+    def create_token(
+        self, *, name: str, role: str, secret_hash: str, replace: bool = False
+    ) -> Token:
+        created_at = now_stamp()
+        with self.transaction("write") as tx:
+            if tx.execute("SELECT 1 FROM tokens WHERE name = ?", [name]).fetchone():
+                if not replace:
+                    raise TokenExists(f"a token named {name!r} exists already")
+                tx.execute("DELETE FROM tokens WHERE name = ?", [name])
+            tx.execute(
+                "INSERT INTO tokens (name, role, secret_hash, created_at) VALUES (?, ?, ?, ?)",
+                [name, role, secret_hash, created_at],
+            )
+        return Token(name, role, created_at)
+
+    def list_tokens(self) -> list[Token]:
+        with self.transaction() as tx:
+            rows = tx.execute(
+                "SELECT name, role, created_at, revoked_at FROM tokens ORDER BY name"
+            ).fetchall()
+        return [Token(*row) for row in rows]
+
+    def revoke_token(self, *, name: str) -> Token:
+        with self.transaction("write") as tx:
+            row = tx.execute(
+                "SELECT name, role, created_at, revoked_at FROM tokens WHERE name = ?", [name]
+            ).fetchone()
+            if row is None:
+                raise NotFound("token", name)
+            revoked_at = row[3] or now_stamp()
+            tx.execute("UPDATE tokens SET revoked_at = ? WHERE name = ?", [revoked_at, name])
+        return Token(row[0], row[1], row[2], revoked_at)
+
+    def token_by_hash(self, *, secret_hash: str) -> Token | None:
+        with self.transaction() as tx:
+            row = tx.execute(
+                "SELECT name, role, created_at, revoked_at, secret_hash FROM tokens "
+                "WHERE secret_hash = ? AND revoked_at IS NULL",
+                [secret_hash],
+            ).fetchone()
+        return None if row is None else Token(*row)
+
+
+def _keyset_page(
+    tx: Tx, table: str, order: str, where: list[str], params: list, after: list | None, limit: int
+) -> Page:
+    """One page ordered by (``order``, id), continuing after the key ``after``."""
+    where, params = list(where), list(params)
+    if after is not None:
+        where.append(f"({order} > ? OR ({order} = ? AND id > ?))")
+        params += [after[0], after[0], after[1]]
+    rows = tx.execute(
+        f"SELECT {order}, id, data FROM {table} WHERE {' AND '.join(where)} "
+        f"ORDER BY {order}, id LIMIT ?",
+        [*params, limit + 1],
+    ).fetchall()
+    items = [json.loads(row[2]) for row in rows[:limit]]
+    next_after = [rows[limit - 1][0], rows[limit - 1][1]] if len(rows) > limit else None
+    return Page(items, next_after)
+
+
+_CHANGE_NAMES = (
+    "seq",
+    "recorded_at",
+    "resource_type",
+    "resource_id",
+    "checkpoint_id",
+    "revision",
+    "action",
+    "actor",
+    "data",
+)
+_CHANGE_COLUMNS = ", ".join(_CHANGE_NAMES)
+
+
+def _change(row: tuple) -> dict[str, Any]:
+    event = dict(zip(_CHANGE_NAMES, row, strict=True))
+    event["data"] = _loads(event["data"])
+    return event
+
+
+def _revision(row: tuple) -> Revision:
+    return Revision(row[0], row[1], row[2], row[3], _loads(row[4]))
