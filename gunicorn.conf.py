@@ -157,7 +157,7 @@ def post_worker_init(worker):
         worker.log.error("refusing to serve: %s", exc)
         sys.exit(3)  # gunicorn's WORKER_BOOT_ERROR
 
-    from service.api.waiting import shutting_down
+    from service.api.machinery.waiting import shutting_down
 
     # gunicorn's handlers are kept (the gevent worker's SIGQUIT handler hands the exit to a
     # greenlet); setting an Event and a flag is safe in a signal handler under gevent too.
@@ -186,7 +186,7 @@ def post_worker_init(worker):
 def post_request(worker, req, environ, resp):
     """A worker that is recycled (max_requests) ends its long-polls and streams too."""
     if not worker.alive:
-        from service.api.waiting import shutting_down
+        from service.api.machinery.waiting import shutting_down
 
         shutting_down.set()
 

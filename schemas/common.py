@@ -183,7 +183,8 @@ def cursor_field(**kwargs) -> fields.String:
     )
 
 
-#: Limits of a problem body: the renderer (service.api.errors) trims what it sends to them.
+#: Limits of a problem body: the renderer (service.api.machinery.errors) trims what it sends
+#: to them.
 PROBLEM_MAX_DETAIL = 2000
 PROBLEM_MAX_ERRORS = 100
 PROBLEM_MAX_PATH = 200

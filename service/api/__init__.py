@@ -14,10 +14,10 @@ from marshmallow import fields
 from schemas.common import COUNTRY_CODE_SCHEMA, ProblemSchema
 from service.domain.model import TIME_RANGE_TEXT
 
-from . import bodies, cors, errors, hygiene, ratelimit
-from .blueprint import BoundedString, check_request_headers
-from .bodies import MAX_JSON_DEPTH
-from .errors import PROBLEM_JSON
+from .machinery import bodies, cors, errors, hygiene, ratelimit
+from .machinery.blueprint import BoundedString, check_request_headers
+from .machinery.bodies import MAX_JSON_DEPTH
+from .machinery.errors import PROBLEM_JSON
 
 API_DESCRIPTION = f"""\
 The state of border crossing points: checkpoints, what each mode of travel (pedestrian,
@@ -205,7 +205,8 @@ class Api(flask_smorest.Api):
 
 def init_app(app: Flask) -> Api:
     """Wire the API into ``app``: configuration, blueprints, error handlers and docs."""
-    from . import board, checkpoints, closures, decisions, feed, health, metrics, rules, waiting
+    from . import board, checkpoints, closures, decisions, feed, health, rules
+    from .machinery import metrics, waiting
 
     app.config.update(
         API_TITLE="Checkpoints API",

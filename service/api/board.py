@@ -25,10 +25,10 @@ from service.domain import MODES
 from service.storage import ClosureFilter, FeedAhead, NotFound, RuleFilter
 from service.storage.times import to_stamp
 
-from .blueprint import Blueprint
 from .decisions import status
-from .representations import HTML, JSON, negotiate, vary
-from .resources import store
+from .machinery.blueprint import Blueprint
+from .machinery.representations import HTML, JSON, negotiate, vary
+from .machinery.resources import store
 
 blp = Blueprint("board", __name__, description="Where to start: links, or the status board.")
 #: The HTML pages that are not part of the API (a checkpoint's page).

@@ -16,13 +16,13 @@ from schemas.checkpoints import (
 from schemas.geojson import CheckpointFeatureCollectionSchema
 from service.storage import CheckpointFilter
 
-from .auth import require_role
-from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
-from .bodies import read_json_object
 from .decisions import current_states
-from .pagination import decode_cursor, page_body
-from .representations import GEOJSON, JSON, feature, geojson_response, negotiate, vary
-from .resources import (
+from .machinery.auth import require_role
+from .machinery.blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
+from .machinery.bodies import read_json_object
+from .machinery.pagination import decode_cursor, page_body
+from .machinery.representations import GEOJSON, JSON, feature, geojson_response, negotiate, vary
+from .machinery.resources import (
     body_doc,
     create_item,
     delete_item,

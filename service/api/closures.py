@@ -18,10 +18,10 @@ from schemas.closures import (
 )
 from service.storage import CheckpointFilter, ClosureFilter
 
-from .auth import require_role
-from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
-from .pagination import decode_cursor, page_body
-from .representations import (
+from .machinery.auth import require_role
+from .machinery.blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
+from .machinery.pagination import decode_cursor, page_body
+from .machinery.representations import (
     CLOSURE_COLUMNS,
     CSV,
     ICALENDAR,
@@ -33,7 +33,7 @@ from .representations import (
     negotiate,
     vary,
 )
-from .resources import (
+from .machinery.resources import (
     body_doc,
     create_child,
     delete_item,

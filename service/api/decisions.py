@@ -41,13 +41,13 @@ from service.domain import (
 )
 from service.storage import DecisionInput, NotFound
 
-from .blueprint import Blueprint, headers
-from .bodies import read_json_object
-from .errors import Problem, flatten_errors
-from .etags import not_modified
-from .pagination import decode_cursor, page_body
-from .representations import GEOJSON, JSON, feature, geojson_response, negotiate, vary
-from .resources import store
+from .machinery.blueprint import Blueprint, headers
+from .machinery.bodies import read_json_object
+from .machinery.errors import Problem, flatten_errors
+from .machinery.etags import not_modified
+from .machinery.pagination import decode_cursor, page_body
+from .machinery.representations import GEOJSON, JSON, feature, geojson_response, negotiate, vary
+from .machinery.resources import store
 
 blp = Blueprint(
     "decisions",

@@ -18,10 +18,10 @@ from schemas.feed import (
 )
 from service.storage import FeedAhead, FeedGone
 
-from .blueprint import Blueprint
-from .errors import Problem
-from .resources import store
-from .waiting import held_slot, shutting_down, take_slot, wait_for
+from .machinery.blueprint import Blueprint
+from .machinery.errors import Problem
+from .machinery.resources import store
+from .machinery.waiting import held_slot, shutting_down, take_slot, wait_for
 
 blp = Blueprint(
     "feed",

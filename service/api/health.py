@@ -7,9 +7,9 @@ from marshmallow import Schema, fields, validate
 
 from service.storage import StorageError
 
-from .blueprint import Blueprint
-from .errors import Problem
-from .resources import store
+from .machinery.blueprint import Blueprint
+from .machinery.errors import Problem
+from .machinery.resources import store
 
 blp = Blueprint(
     "health",

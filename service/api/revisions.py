@@ -6,9 +6,9 @@ from flask.views import MethodView
 
 from schemas.common import MAX_INTEGER, PaginationQuerySchema, RevisionPageSchema, RevisionSchema
 
-from .blueprint import Blueprint, headers
-from .pagination import decode_cursor, page_body
-from .resources import store
+from .machinery.blueprint import Blueprint, headers
+from .machinery.pagination import decode_cursor, page_body
+from .machinery.resources import store
 
 
 def add_revision_routes(blp: Blueprint, resource_type: str, id_param: str, *, prefix: str) -> None:

@@ -14,11 +14,19 @@ from schemas.rules import (
 )
 from service.storage import RuleFilter
 
-from .auth import require_role
-from .blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
-from .pagination import decode_cursor, page_body
-from .representations import CSV, JSON, RULE_COLUMNS, csv_response, csv_text, negotiate, vary
-from .resources import (
+from .machinery.auth import require_role
+from .machinery.blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
+from .machinery.pagination import decode_cursor, page_body
+from .machinery.representations import (
+    CSV,
+    JSON,
+    RULE_COLUMNS,
+    csv_response,
+    csv_text,
+    negotiate,
+    vary,
+)
+from .machinery.resources import (
     body_doc,
     create_child,
     delete_item,

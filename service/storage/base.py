@@ -1,6 +1,6 @@
 """The storage interface every backend implements, and the exceptions it raises.
 
-Storage speaks storage: it never raises HTTP errors. ``service.api.errors`` translates.
+Storage speaks storage: it never raises HTTP errors. ``service.api.machinery.errors`` translates.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 
 from schemas.closures import CLOSURE_EXAMPLE
 from schemas.rules import RULE_EXAMPLE
-from service.api.hygiene import API_CSP
+from service.api.machinery.hygiene import API_CSP
 from tests.conftest import CHECKPOINT
 
 GZIP = {"Accept-Encoding": "gzip"}

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from service.api.bodies import MAX_JSON_DEPTH
+from service.api.machinery.bodies import MAX_JSON_DEPTH
 from service.domain.conditions import MAX_DEPTH as MAX_CONDITION_DEPTH
 from tests.conftest import CHECKPOINT, Server, assert_problem
 

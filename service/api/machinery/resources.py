@@ -16,7 +16,8 @@ from service.storage.times import to_stamp
 from . import idempotency
 from .bodies import read_json_object
 from .errors import Problem, flatten_errors
-from .etags import expected_revision, not_modified, quoted, record_etag
+from .etags import expected_revision, not_modified
+from .tags import quoted, record_etag
 
 
 def store() -> Store:

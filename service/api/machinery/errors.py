@@ -18,6 +18,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 import schemas.common as limits
 from service import storage
 
+from .tags import etag_for
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -148,8 +150,6 @@ def _from_storage(error: storage.StorageError) -> Problem:
     if isinstance(error, storage.AlreadyExists):
         return Problem(409, str(error), kind="already-exists")
     if isinstance(error, storage.RevisionMismatch):
-        from .etags import etag_for
-
         return Problem(
             412,
             f"{error}: read it again and retry with its ETag in If-Match.",

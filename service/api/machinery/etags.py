@@ -7,27 +7,12 @@ exactly one wins.
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Response, request
 
 from service.storage import Record
 
 from .errors import Problem
-
-
-def etag_for(resource_type: str, resource_id: str, revision: int) -> str:
-    """The strong ETag (unquoted) of one revision of one resource."""
-    digest = hashlib.blake2s(f"{resource_type}/{resource_id}".encode(), digest_size=4).hexdigest()
-    return f"{revision}-{digest}"
-
-
-def quoted(etag: str) -> str:
-    return f'"{etag}"'
-
-
-def record_etag(record: Record) -> str:
-    return etag_for(record.type, record.id, record.revision)
+from .tags import quoted, record_etag
 
 
 def not_modified(etag: str) -> Response | None:
