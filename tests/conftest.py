@@ -86,6 +86,20 @@ def assert_problem(response, status: int) -> dict:
     return body
 
 
+#: The flags every headless Chromium here needs: no sandbox as root, no GPU, and nothing that
+#: reaches out to the network on its own (its connections would be refused, many at a time).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

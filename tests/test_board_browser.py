@@ -13,23 +13,12 @@ from pathlib import Path
 import pytest
 
 from service.example import load
-from tests.conftest import ROOT, Server, make_token
+from tests.conftest import CHROMIUM_FLAGS, ROOT, Server, make_token
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOOLS = ROOT / "var" / "browser-tools"
 SHOTS = ROOT / "var" / "screenshots"
 SCRIPT = ROOT / "tests" / "browser" / "board.cjs"
-#: The flags every headless Chromium here needs (playwright-core adds a fresh profile).
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: A day when Šalčininkai was shut by a closure and Medininkai let only some vehicles through.
 AT = "2025-11-10T12:00:00Z"
 SIZES = [
@@ -74,7 +63,7 @@ def seen(tmp_path_factory):
         job = {
             "tools": str(TOOLS),
             "chromium": str(CHROMIUM),
-            "args": FLAGS,
+            "args": CHROMIUM_FLAGS,
             "base": server.url,
             "shots": str(SHOTS),
             "sizes": SIZES,

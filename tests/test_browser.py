@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import CHECKPOINT, Server, make_token
+from tests.conftest import CHECKPOINT, CHROMIUM_FLAGS, Server, make_token
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -125,14 +125,7 @@ def chromium_dom(url: str, profile: Path) -> str:
     result = subprocess.run(
         [
             str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             # Virtual time waits for the page's fetches before the DOM is dumped.
             "--virtual-time-budget=20000",
