@@ -10,8 +10,6 @@ meets damaged data refuses writes and is not ready from then on.
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import logging
 import os
 import sqlite3
@@ -21,7 +19,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from sqlite_utils import Database
 
@@ -40,31 +37,6 @@ _READ_ONLY_CODES = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
 def _primary_code(error: sqlite3.Error) -> int | None:
     code = getattr(error, "sqlite_errorcode", None)
     return None if code is None else code & 0xFF
-
-
-def _translating(cls: type) -> type:
-    """Wrap every public method, the protocol's included, so that SQLite's failures of the
-    file, the disk or the lock leave the store as its own exceptions
-    (``SQLiteStore._storage_error``)."""
-
-    def wrap(method: Callable) -> Callable:
-        @functools.wraps(method)
-        def translated(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.Error as exc:
-                error = self._storage_error(exc)
-                if error is None:
-                    raise
-                raise error from exc
-
-        return translated
-
-    for name in dir(cls):
-        value = inspect.getattr_static(cls, name)
-        if not name.startswith("_") and inspect.isfunction(value) and name != "transaction":
-            setattr(cls, name, wrap(value))
-    return cls
 
 
 class _Lease:
@@ -138,7 +110,6 @@ class _Pool:
                 return
 
 
-@_translating
 class SQLiteStore(VersionedStore):
     """Storage in one SQLite file, in WAL mode."""
 
@@ -220,6 +191,18 @@ class SQLiteStore(VersionedStore):
             return Unavailable(f"the database is busy ({error})")
         return None
 
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """SQLite's failures of the file, the disk or the lock as the store's exceptions
+        (``_storage_error``); anything else, a bug, leaves as it is."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            error = self._storage_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+
     def _damaged(self, detail: str | None = None) -> Corrupt | None:
         """Record (with ``detail``) or look up that this process met damaged data; said
         once per process, loudly, whatever the number of requests that meet it."""
@@ -258,35 +241,27 @@ class SQLiteStore(VersionedStore):
             damage = self._damaged()
             if damage is not None:
                 raise damage
-        conn = self._conn()
-        if mode == "one":
-            yield Tx(conn.execute)
-            return
-        if mode == "read":
-            # A read transaction: every statement inside sees the same snapshot.
-            conn.execute("BEGIN")
+        with self._translated():
+            conn = self._conn()
+            if mode == "one":
+                yield Tx(conn.execute)
+                return
+            if mode == "read":
+                conn.execute("BEGIN")  # every statement inside sees the same snapshot
+            else:
+                self._begin_immediate(conn)  # a write holds the lock from its first statement
             try:
                 yield Tx(conn.execute)
             except BaseException:
                 _rollback(conn)
                 raise
-            if conn.in_transaction:
+            try:
                 conn.execute("COMMIT")
-            return
-        # A write holds SQLite's write lock from its first statement.
-        self._begin_immediate(conn)
-        try:
-            yield Tx(conn.execute)
-        except BaseException:
-            _rollback(conn)
-            raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            _rollback(conn)
-            if self._storage_error(exc) is None:
-                raise Unavailable(f"the write could not be committed: {exc}") from exc
-            raise
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                if self._storage_error(exc) is None:
+                    raise Unavailable(f"the transaction could not be committed: {exc}") from exc
+                raise
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         """``BEGIN IMMEDIATE``, waiting for another writer up to the busy timeout in short
@@ -307,97 +282,103 @@ class SQLiteStore(VersionedStore):
 
     # --- lifecycle -------------------------------------------------------------------------
     def migrate(self) -> list[str]:
-        conn = self._connect(create=True)
-        try:
-            db = Database(conn)
-            # The whole run holds the write lock, so concurrent init-db calls apply each
-            # migration once: the second one finds nothing pending.
-            conn.execute("BEGIN IMMEDIATE")
+        with self._translated():
+            conn = self._connect(create=True)
             try:
-                pending = [m.name for m in migrations.pending(db)]
-                migrations.apply(db)
-            except BaseException:
-                _rollback(conn)
-                raise
-            conn.execute("COMMIT")
-            return pending
-        finally:
-            conn.close()
-
-    def check_ready(self) -> None:
-        damage = self._damaged()
-        if damage is not None:
-            raise damage
-        conn = self._conn()
-        pending = migrations.pending(Database(conn, execute_plugins=False))
-        if pending:
-            names = ", ".join(m.name for m in pending)
-            raise SchemaNotReady(f"schema migrations pending: {names}; run `checkpoints init-db`")
-        disk = os.statvfs(Path(self.path).absolute().parent)
-        if disk.f_bavail == 0:
-            raise StorageFull("the disk holding the database is full")
-        # Could a write succeed now? Take the write lock and change a row, then roll back:
-        # nothing reaches the disk. A lock held by another writer means writes do work.
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if _primary_code(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                return
-            raise
-        try:
-            conn.execute("UPDATE feed_state SET last_seq = last_seq WHERE id = 1")
-        finally:
-            _rollback(conn)
-
-    def check_integrity(self) -> None:
-        if not Path(self.path).exists():
-            return
-        try:
-            conn = self._connect()
-            try:
-                problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+                db = Database(conn)
+                # The whole run holds the write lock, so concurrent init-db calls apply each
+                # migration once: the second one finds nothing pending.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    pending = [m.name for m in migrations.pending(db)]
+                    migrations.apply(db)
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                conn.execute("COMMIT")
+                return pending
             finally:
                 conn.close()
-        except sqlite3.DatabaseError as exc:
-            if _primary_code(exc) == sqlite3.SQLITE_NOTADB:
-                raise Corrupt(
-                    f"{self.path} is not an SQLite database (its header is damaged)"
-                ) from exc
-            if _primary_code(exc) != sqlite3.SQLITE_CORRUPT:
+
+    def check_ready(self) -> None:
+        with self._translated():
+            damage = self._damaged()
+            if damage is not None:
+                raise damage
+            conn = self._conn()
+            pending = migrations.pending(Database(conn, execute_plugins=False))
+            if pending:
+                names = ", ".join(m.name for m in pending)
+                raise SchemaNotReady(
+                    f"schema migrations pending: {names}; run `checkpoints init-db`"
+                )
+            disk = os.statvfs(Path(self.path).absolute().parent)
+            if disk.f_bavail == 0:
+                raise StorageFull("the disk holding the database is full")
+            # Could a write succeed now? Take the write lock and change a row, then roll back:
+            # nothing reaches the disk. A lock held by another writer means writes do work.
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _primary_code(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    return
                 raise
-            problems = [str(exc)]
-        if problems != ["ok"]:
-            lines = [
-                line.strip() for text in problems for line in text.splitlines() if line.strip()
-            ]
-            found = "; ".join(line for line in lines if not line.startswith("***"))
-            raise Corrupt(f"{self.path} is damaged: {found}")
+            try:
+                conn.execute("UPDATE feed_state SET last_seq = last_seq WHERE id = 1")
+            finally:
+                _rollback(conn)
+
+    def check_integrity(self) -> None:
+        with self._translated():
+            if not Path(self.path).exists():
+                return
+            try:
+                conn = self._connect()
+                try:
+                    problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+                finally:
+                    conn.close()
+            except sqlite3.DatabaseError as exc:
+                if _primary_code(exc) == sqlite3.SQLITE_NOTADB:
+                    raise Corrupt(
+                        f"{self.path} is not an SQLite database (its header is damaged)"
+                    ) from exc
+                if _primary_code(exc) != sqlite3.SQLITE_CORRUPT:
+                    raise
+                problems = [str(exc)]
+            if problems != ["ok"]:
+                lines = [
+                    line.strip() for text in problems for line in text.splitlines() if line.strip()
+                ]
+                found = "; ".join(line for line in lines if not line.startswith("***"))
+                raise Corrupt(f"{self.path} is damaged: {found}")
 
     def backup(self, *, target: str) -> None:
-        destination = Path(target)
-        partial = destination.with_name(destination.name + ".partial")
-        source = self._connect()
-        try:
-            copy = sqlite3.connect(partial)
+        with self._translated():
+            destination = Path(target)
+            partial = destination.with_name(destination.name + ".partial")
+            source = self._connect()
             try:
-                # In one step (pages=-1) the copy is made under one read transaction: one
-                # consistent state, however many writers commit meanwhile.
-                source.backup(copy)
-                problems = [row[0] for row in copy.execute("PRAGMA integrity_check(5)")]
-                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+                copy = sqlite3.connect(partial)
+                try:
+                    # In one step (pages=-1) the copy is made under one read transaction: one
+                    # consistent state, however many writers commit meanwhile.
+                    source.backup(copy)
+                    problems = [row[0] for row in copy.execute("PRAGMA integrity_check(5)")]
+                    copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+                finally:
+                    copy.close()
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
             finally:
-                copy.close()
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        finally:
-            source.close()
-        if problems != ["ok"]:
-            partial.unlink()
-            raise Corrupt(f"the copy fails its integrity check: {'; '.join(problems)}")
-        with open(partial, "rb") as file:
-            os.fsync(file.fileno())
-        os.replace(partial, destination)
+                source.close()
+            if problems != ["ok"]:
+                partial.unlink()
+                raise Corrupt(f"the copy fails its integrity check: {'; '.join(problems)}")
+            with open(partial, "rb") as file:
+                os.fsync(file.fileno())
+            os.replace(partial, destination)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -7,7 +7,7 @@ import re
 from itertools import accumulate
 from typing import Any
 
-from flask import Flask, current_app, json, request
+from flask import Flask, current_app, g, json, request
 
 from .errors import Problem
 
@@ -79,7 +79,14 @@ def nests_too_deep(utf8: bytes) -> bool:
 
 def read_json() -> Any:
     """The request's JSON body; 400 when it is missing, cannot be parsed, or nests arrays and
-    objects deeper than MAX_JSON_DEPTH."""
+    objects deeper than MAX_JSON_DEPTH. Parsed once per request: the rate limit's weight,
+    the idempotency fingerprint and the view all read it from here."""
+    if "json_body" not in g:
+        g.json_body = _parse_json()
+    return g.json_body
+
+
+def _parse_json() -> Any:
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise Problem(400, "A JSON body is required.", kind="malformed-body")

@@ -11,6 +11,7 @@ from flask import current_app, request
 
 from service.storage import IdempotencyKey
 
+from .bodies import read_json
 from .errors import Problem
 
 HEADER = "Idempotency-Key"
@@ -19,11 +20,10 @@ _MAX_LENGTH = 255
 
 def fingerprint() -> str:
     """The request's identity: method, path and body (JSON compared by value)."""
-    raw = request.get_data(cache=True)
     try:
-        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
-        body = raw
+        body = json.dumps(read_json(), sort_keys=True, separators=(",", ":")).encode()
+    except Problem:
+        body = request.get_data(cache=True)
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode(), body):
         digest.update(len(part).to_bytes(8, "big") + part)

@@ -26,7 +26,7 @@ import math
 import sys
 import time
 
-from flask import Flask, Response, current_app, json, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits import parse_many
 from limits.errors import StorageError
@@ -34,6 +34,7 @@ from limits.errors import StorageError
 from service import storage
 
 from . import auth
+from .bodies import read_json
 from .cors import PUBLIC_POST_RULES, WRITE_METHODS
 from .errors import Problem
 
@@ -98,9 +99,10 @@ def _batch_weight(cap: int):
         if request.url_rule.rule not in PUBLIC_POST_RULES:
             return 1
         try:
-            queries = json.loads(request.get_data(cache=True)).get("queries")
-        except Exception:  # an unreadable body weighs 1; the view answers what is wrong
+            body = read_json()
+        except Problem:  # an unreadable body weighs 1; the view answers what is wrong
             return 1
+        queries = body.get("queries") if isinstance(body, dict) else None
         return min(max(len(queries), 1), cap) if isinstance(queries, list) else 1
 
     return cost
