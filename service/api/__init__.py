@@ -14,7 +14,7 @@ from marshmallow import fields
 from schemas.common import COUNTRY_CODE_SCHEMA, ProblemSchema
 from service.domain.model import TIME_RANGE_TEXT
 
-from .machinery import bodies, cors, errors, hygiene, ratelimit
+from .machinery import answers, bodies, cors, errors, hygiene, ratelimit
 from .machinery.blueprint import BoundedString, check_request_headers
 from .machinery.bodies import MAX_JSON_DEPTH
 from .machinery.errors import PROBLEM_JSON
@@ -161,6 +161,13 @@ class _Converter(OpenAPIConverter):
         self.add_attribute_function(_dict_length)
         self.add_attribute_function(_country_code)
 
+    def schema2jsonschema(self, schema):
+        jsonschema = super().schema2jsonschema(schema)
+        if answers.is_answered(schema):
+            # An answer carries every field it dumps (machinery.answers).
+            jsonschema["required"] = answers.required_names(schema)
+        return jsonschema
+
 
 class _MarshmallowPlugin(MarshmallowPlugin):
     Converter = _Converter
@@ -170,9 +177,13 @@ class _MarshmallowPlugin(MarshmallowPlugin):
 
 
 def _schema_name(schema) -> str:
-    """``Checkpoint`` for CheckpointSchema; ``CheckpointPatch`` for its merge-patch form (every
-    field optional)."""
-    return resolver(schema) + ("Patch" if getattr(schema, "partial", None) is True else "")
+    """``Checkpoint`` for CheckpointSchema as answered; ``CheckpointInput`` for its request
+    form, ``CheckpointPatch`` for its merge-patch form (every field optional)."""
+    if getattr(schema, "partial", None) is True:
+        return resolver(schema) + "Patch"
+    if not answers.is_answered(schema) and answers.has_answered_form(schema):
+        return resolver(schema) + "Input"
+    return resolver(schema)
 
 
 class Api(flask_smorest.Api):
@@ -187,12 +198,13 @@ class Api(flask_smorest.Api):
         for name, header in HEADERS.items():
             self.spec.components.header(name, header)
         # A problem may carry extension members (RFC 9457): open, but bounded.
-        self.spec.components.schema("Problem", {"maxProperties": 16}, schema=ProblemSchema)
+        problem = answers.answered(ProblemSchema)
+        self.spec.components.schema("Problem", {"maxProperties": 16}, schema=problem)
         self.spec.components.schema("CountryCode", COUNTRY_CODE_SCHEMA)
         for status in http.HTTPStatus:
             response = {"description": _RESPONSE_DESCRIPTIONS.get(status, status.phrase)}
             if status >= 400:
-                response["schema"] = ProblemSchema
+                response["schema"] = problem
                 prepare_response(response, self.spec, PROBLEM_JSON)
             if status in _RESPONSE_HEADERS:
                 response["headers"] = {name: name for name in _RESPONSE_HEADERS[status]}
