@@ -66,6 +66,30 @@ class Changes(MethodView):
         return {"changes": page.changes, "last_seq": page.last_seq, "has_more": page.has_more}
 
 
+#: The stream's documented form: messages, each ended by a blank line (text/event-stream).
+STREAM_SCHEMA = {
+    "type": "string",
+    "pattern": r"^(retry: [0-9]+\n\n)?((id: [0-9]+\nevent: change\ndata: .*\n|: heartbeat\n"
+    r"|event: gone\ndata: \{\}\n)\n)*$",
+    "description": "Messages of the HTML Server-Sent Events format, each ended by a blank "
+    "line: first `retry: 2000` (the reconnection delay, ms); then for every event `id: <seq>`, "
+    "`event: change` and `data: <the event as one line of JSON, a Change>`; a comment "
+    "`: heartbeat` after 10 s of silence (`CHECKPOINTS_STREAM_HEARTBEAT`); and `event: gone` with "
+    "`data: {}` when the position fell out of the retained feed (reconnecting then is a "
+    "`410`). The stream ends after an hour or when the server stops: reconnect with "
+    "`Last-Event-ID` to resume.",
+    "contentMediaType": "text/event-stream",
+}
+STREAM_EXAMPLE = (
+    "retry: 2000\n\n"
+    'id: 42\nevent: change\ndata: {"seq":42,"recorded_at":"2025-10-27T06:00:03Z",'
+    '"resource_type":"closure","resource_id":"closure-3f9a1c2b7d4e5a60",'
+    '"checkpoint_id":"medininkai","revision":3,"action":"deleted","actor":"alice",'
+    '"data":null}\n\n'
+    ": heartbeat\n\n"
+)
+
+
 def _sse(event: dict) -> str:
     data = json.dumps(_change.dump(event), separators=(",", ":"))
     return f"id: {event['seq']}\nevent: change\ndata: {data}\n\n"
@@ -76,9 +100,11 @@ class ChangeStream(MethodView):
     @blp.arguments(StreamQuerySchema, location="query", as_kwargs=True)
     @blp.response(
         200,
-        description="A `text/event-stream`: each event as `id: <seq>`, `event: change` and "
-        "`data: <change as JSON>`; a comment line at least every 15 s.",
+        STREAM_SCHEMA,
+        description="A `text/event-stream` (Server-Sent Events) that stays open: read it "
+        "message by message, never whole.",
         content_type="text/event-stream",
+        example=STREAM_EXAMPLE,
     )
     @blp.alt_response(409, "CONFLICT")
     @blp.alt_response(410, "GONE")

@@ -38,8 +38,8 @@ class _StrictParser(FlaskParser):
     DEFAULT_UNKNOWN_BY_LOCATION = dict.fromkeys(FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, RAISE)
 
 
-#: Errors any operation can answer with.
-COMMON_ERRORS = (500, 503)
+#: Errors any operation can answer with (400: a request that is not valid HTTP/1.1).
+COMMON_ERRORS = (400, 500, 503)
 #: Errors of a write: the body, the token, the size, the media type.
 WRITE_ERRORS = (400, 401, 403, 413, 415, 422)
 #: Errors of a conditional write (PUT, PATCH, DELETE).
