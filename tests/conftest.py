@@ -87,6 +87,8 @@ def assert_problem(response, status: int) -> dict:
     return body
 
 
+#: The Chromium the browser tests drive.
+CHROMIUM = Path("/usr/bin/chromium")
 #: The flags every headless Chromium here needs: no sandbox as root, no GPU, and nothing that
 #: reaches out to the network on its own (its connections would be refused, many at a time).
 CHROMIUM_FLAGS = [

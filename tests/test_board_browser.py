@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from service.example import load
-from tests.conftest import CHROMIUM_FLAGS, ROOT, Server, make_token, node_tools
+from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, Server, make_token, node_tools
 
-CHROMIUM = Path("/usr/bin/chromium")
 TOOLS = ROOT / "var" / "browser-tools"
 SHOTS = ROOT / "var" / "screenshots"
 SCRIPT = ROOT / "tests" / "browser" / "board.cjs"
