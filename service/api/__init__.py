@@ -15,11 +15,11 @@ from marshmallow import fields
 from schemas.common import COUNTRY_CODE_SCHEMA, ProblemSchema
 from service.domain.model import TIME_RANGE_TEXT
 
-from .machinery import answers, bodies, cors, errors, hygiene, ratelimit, spec
+from .machinery import answers, bodies, cors, errors, hygiene, ratelimit
 from .machinery.blueprint import BoundedString, check_request_headers
 from .machinery.bodies import MAX_JSON_DEPTH
 from .machinery.errors import PROBLEM_JSON
-from .machinery.spec import Spec
+from .machinery.spec import COUNTED_ANSWER, EVERY_ANSWER, Spec
 
 API_DESCRIPTION = f"""\
 The state of border crossing points: checkpoints, what each mode of travel (pedestrian,
@@ -251,10 +251,10 @@ class Api(flask_smorest.Api):
             if status >= 400:
                 response["schema"] = problem
                 prepare_response(response, self.spec, PROBLEM_JSON)
-            names = [*_RESPONSE_HEADERS.get(status, ()), *spec.EVERY_ANSWER]
+            names = [*_RESPONSE_HEADERS.get(status, ()), *EVERY_ANSWER]
             if 400 <= status < 500:
                 # Counted (but for a probe's 400: the probes are never limited).
-                names += [n for n in spec.COUNTED_ANSWER if n not in names]
+                names += [n for n in COUNTED_ANSWER if n not in names]
             response["headers"] = {name: name for name in names}
             self.spec.components.response(status.name, response, lazy=True)
 
