@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export CHECKPOINTS_DATABASE_URL ?= sqlite:///var/checkpoints.db
 
-.PHONY: run test lint format openapi bench clean browser-tools
+.PHONY: run test lint format openapi bench clean browser-tools spec-tools
 
 $(BIN)/checkpoints: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ run: $(BIN)/checkpoints
 	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py
 
 ## test: lint, then the whole suite
-test: $(BIN)/checkpoints lint browser-tools
+test: $(BIN)/checkpoints lint browser-tools spec-tools
 	$(BIN)/pytest
 
 ## browser-tools: axe-core and playwright-core from npm for the browser tests (into var/)
@@ -31,6 +31,17 @@ $(BROWSER_TOOLS)/node_modules/.installed:
 	mkdir -p $(BROWSER_TOOLS)
 	cd $(BROWSER_TOOLS) && npm install --no-audit --no-fund --save-exact \
 		axe-core@4.14.1 playwright-core@1.65.1
+	touch $@
+
+## spec-tools: Spectral with the OWASP ruleset, openapi-typescript and tsc from npm for the
+## spec and client tests (into var/)
+SPEC_TOOLS := var/spec-tools
+spec-tools: $(SPEC_TOOLS)/node_modules/.installed
+$(SPEC_TOOLS)/node_modules/.installed:
+	mkdir -p $(SPEC_TOOLS)
+	cd $(SPEC_TOOLS) && npm install --no-audit --no-fund --save-exact \
+		@stoplight/spectral-cli@6.16.3 @stoplight/spectral-owasp-ruleset@2.0.1 \
+		openapi-typescript@7.13.0 typescript@5.9.3
 	touch $@
 
 lint: $(BIN)/checkpoints

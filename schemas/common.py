@@ -210,6 +210,9 @@ class ProblemSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
+    #: Members only some problems carry (service.api.machinery.answers).
+    OPTIONAL_IN_ANSWERS = frozenset({"errors", "conflicting", "first_seq"})
+
     type = fields.String(
         validate=validate.Length(1, 200),
         metadata={

@@ -182,7 +182,8 @@ class BatchResultSchema(StrictSchema):
     results = fields.List(
         fields.Raw(
             metadata={
-                "anyOf": [
+                # Disjoint: a decision has none of a problem's required members.
+                "oneOf": [
                     {"$ref": "#/components/schemas/Decision"},
                     {"$ref": "#/components/schemas/Problem"},
                 ]
@@ -191,7 +192,8 @@ class BatchResultSchema(StrictSchema):
         validate=validate.Length(1, MAX_BATCH),
         metadata={
             "description": "One per query, in order: a decision, or a problem object "
-            "(with its `status`) for a query that could not be answered."
+            "(with its `type`, `title`, `status` and `detail`, which no decision has) for a "
+            "query that could not be answered."
         },
     )
 

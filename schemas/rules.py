@@ -27,6 +27,11 @@ the client did not state is unknown. At most 16 levels deep and 200 nodes."""
 
 
 class SourceSchema(StrictSchema):
+    """Where the rule or closure was published; each member only as given."""
+
+    #: Answered as written: a member never given is absent (service.api.machinery.answers).
+    OPTIONAL_IN_ANSWERS = frozenset({"authority", "reference", "url"})
+
     authority = fields.String(
         allow_none=True,
         validate=validate.Length(1, 200),

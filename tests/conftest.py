@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -86,6 +87,8 @@ def assert_problem(response, status: int) -> dict:
     return body
 
 
+#: The Chromium the browser tests drive.
+CHROMIUM = Path("/usr/bin/chromium")
 #: The flags every headless Chromium here needs: no sandbox as root, no GPU, and nothing that
 #: reaches out to the network on its own (its connections would be refused, many at a time).
 CHROMIUM_FLAGS = [
@@ -98,6 +101,22 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def node_tools(target: str, *needed: Path) -> Path:
+    """The npm tools a Makefile target installs under var/ (``browser-tools``,
+    ``spec-tools``), installed when missing; returns their directory. Without node, npm or
+    another of ``needed``, the test fails in CI (CI=true) and is skipped elsewhere."""
+    missing = [name for name in ("node", "npm") if shutil.which(name) is None]
+    missing += [str(path) for path in needed if not path.exists()]
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"missing for this test: {', '.join(missing)}")
+        pytest.skip(f"missing: {', '.join(missing)}")
+    tools = ROOT / "var" / target
+    if not (tools / "node_modules" / ".installed").exists():
+        subprocess.run(["make", "-s", target], cwd=ROOT, check=True, timeout=600)
+    return tools
 
 
 def free_port() -> int:

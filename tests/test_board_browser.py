@@ -5,17 +5,14 @@ page. Screenshots go to var/screenshots/."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from service.example import load
-from tests.conftest import CHROMIUM_FLAGS, ROOT, Server, make_token
+from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, Server, make_token, node_tools
 
-CHROMIUM = Path("/usr/bin/chromium")
 TOOLS = ROOT / "var" / "browser-tools"
 SHOTS = ROOT / "var" / "screenshots"
 SCRIPT = ROOT / "tests" / "browser" / "board.cjs"
@@ -31,15 +28,7 @@ pytestmark = pytest.mark.browser
 
 def _tools() -> None:
     """Chromium, node and the npm tools; in CI (CI=true) a missing one fails, never skips."""
-    missing = [name for name in ("node", "npm") if shutil.which(name) is None]
-    if not CHROMIUM.exists():
-        missing.append(str(CHROMIUM))
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"missing for the browser test: {', '.join(missing)}")
-        pytest.skip(f"missing: {', '.join(missing)}")
-    if not (TOOLS / "node_modules" / ".installed").exists():
-        subprocess.run(["make", "-s", "browser-tools"], cwd=ROOT, check=True, timeout=600)
+    node_tools("browser-tools", CHROMIUM)
 
 
 @pytest.fixture(scope="module")

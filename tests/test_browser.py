@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import CHECKPOINT, CHROMIUM_FLAGS, Server, make_token
+from tests.conftest import CHECKPOINT, CHROMIUM, CHROMIUM_FLAGS, Server, make_token
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
     # In CI (CI=true) a missing Chromium fails the test instead of skipping it.

@@ -6,6 +6,7 @@ import http
 
 import flask_smorest
 from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter, resolver
+from apispec.ext.marshmallow.field_converter import make_type_list
 from flask import Flask, redirect
 from flask_smorest.utils import prepare_response
 from flask_swagger_ui import get_swaggerui_blueprint
@@ -14,10 +15,11 @@ from marshmallow import fields
 from schemas.common import COUNTRY_CODE_SCHEMA, ProblemSchema
 from service.domain.model import TIME_RANGE_TEXT
 
-from .machinery import bodies, cors, errors, hygiene, ratelimit
+from .machinery import answers, bodies, cors, errors, hygiene, ratelimit
 from .machinery.blueprint import BoundedString, check_request_headers
 from .machinery.bodies import MAX_JSON_DEPTH
 from .machinery.errors import PROBLEM_JSON
+from .machinery.spec import COUNTED_ANSWER, EVERY_ANSWER, Spec
 
 API_DESCRIPTION = f"""\
 The state of border crossing points: checkpoints, what each mode of travel (pedestrian,
@@ -93,6 +95,12 @@ HEADERS = {
         "answers about now) and by the server's ceiling.",
         "schema": {"type": "string", "maxLength": 100, "example": "public, max-age=60"},
     },
+    "Access-Control-Allow-Origin": {
+        "description": "CORS, when the request has `Origin`: `*` on reads (and on every read "
+        "answer, whatever the request); on a write, the origin itself when the operator lists "
+        "it (`CHECKPOINTS_CORS_WRITE_ORIGINS`), else absent.",
+        "schema": {"type": "string", "maxLength": 200, "example": "*"},
+    },
     "WWW-Authenticate": {
         "description": "The `Bearer` challenge (RFC 6750).",
         "schema": {"type": "string", "maxLength": 200, "example": 'Bearer realm="checkpoints"'},
@@ -108,8 +116,9 @@ _RESPONSE_HEADERS = {
 }
 _RESPONSE_DESCRIPTIONS = {
     http.HTTPStatus.NOT_MODIFIED: "`If-None-Match` matches: what the client has is current.",
-    http.HTTPStatus.BAD_REQUEST: "The body is not valid JSON, or nests arrays and objects more "
-    f"than {MAX_JSON_DEPTH} levels deep, or a request header is malformed: `If-Match` or "
+    http.HTTPStatus.BAD_REQUEST: "The request is not valid HTTP/1.1, or the body is not valid "
+    f"JSON, or nests arrays and objects more than {MAX_JSON_DEPTH} levels deep, or a request "
+    "header is malformed: `If-Match` or "
     "`If-None-Match` empty or longer than 1000 characters, `Idempotency-Key` not 1 to 255 "
     "printable ASCII characters, `Last-Event-ID` not a seq.",
     http.HTTPStatus.UNAUTHORIZED: "No token, or the token is unknown or revoked.",
@@ -155,11 +164,49 @@ def _country_code(converter, field, ret, **kwargs) -> dict:
     return {}
 
 
+def _merge_patch_member(converter, field, ret, **kwargs) -> dict:
+    """In a merge-patch form (a partial schema), an absent member leaves the field as it is,
+    so no member has a default; ``null`` removes an optional field, so each is nullable."""
+    if getattr(field.parent, "partial", None) is not True:
+        return {}
+    ret.pop("default", None)
+    if field.required or field.dump_only or field.allow_none:
+        return {}
+    if "$ref" in ret:
+        ret["anyOf"] = [{"$ref": ret.pop("$ref")}, {"type": "null"}]
+    elif "type" in ret:
+        ret["type"] = [*make_type_list(ret["type"]), "null"]
+    if "enum" in ret and None not in ret["enum"]:
+        ret["enum"] = [*ret["enum"], None]
+    return {}
+
+
+#: The description of every merge-patch body (RFC 7396).
+MERGE_PATCH_DESCRIPTION = (
+    "A JSON merge patch (RFC 7396): only the members sent change. An absent member leaves "
+    "its field as it is (no member has a default here); `null` removes an optional field, "
+    "which then takes the value it takes when a create leaves it out (for example "
+    "`opening_hours` becomes `24/7`); a required field cannot be removed (`422`); an object "
+    "member is merged member by member. Read-only fields may be sent only with their stored "
+    "values."
+)
+
+
 class _Converter(OpenAPIConverter):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_attribute_function(_dict_length)
         self.add_attribute_function(_country_code)
+        self.add_attribute_function(_merge_patch_member)
+
+    def schema2jsonschema(self, schema):
+        jsonschema = super().schema2jsonschema(schema)
+        if answers.is_answered(schema):
+            # An answer carries every field it dumps (machinery.answers).
+            jsonschema["required"] = answers.required_names(schema)
+        if getattr(schema, "partial", None) is True:
+            jsonschema["description"] = MERGE_PATCH_DESCRIPTION
+        return jsonschema
 
 
 class _MarshmallowPlugin(MarshmallowPlugin):
@@ -170,15 +217,24 @@ class _MarshmallowPlugin(MarshmallowPlugin):
 
 
 def _schema_name(schema) -> str:
-    """``Checkpoint`` for CheckpointSchema; ``CheckpointPatch`` for its merge-patch form (every
-    field optional)."""
-    return resolver(schema) + ("Patch" if getattr(schema, "partial", None) is True else "")
+    """``Checkpoint`` for CheckpointSchema as answered; ``CheckpointInput`` for its request
+    form, ``CheckpointPatch`` for its merge-patch form (every field optional)."""
+    if getattr(schema, "partial", None) is True:
+        return resolver(schema) + "Patch"
+    if not answers.is_answered(schema) and answers.has_answered_form(schema):
+        return resolver(schema) + "Input"
+    return resolver(schema)
 
 
 class Api(flask_smorest.Api):
     """flask-smorest's Api, answering and documenting errors as problem+json."""
 
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _init_spec(self, *args, **kwargs):
+        super()._init_spec(*args, **kwargs)
+        # Finished as a whole when rendered (machinery.spec).
+        self.spec.__class__ = Spec
 
     def handle_http_exception(self, error):
         return errors.handle_http_exception(error)
@@ -187,15 +243,19 @@ class Api(flask_smorest.Api):
         for name, header in HEADERS.items():
             self.spec.components.header(name, header)
         # A problem may carry extension members (RFC 9457): open, but bounded.
-        self.spec.components.schema("Problem", {"maxProperties": 16}, schema=ProblemSchema)
+        problem = answers.answered(ProblemSchema)
+        self.spec.components.schema("Problem", {"maxProperties": 16}, schema=problem)
         self.spec.components.schema("CountryCode", COUNTRY_CODE_SCHEMA)
         for status in http.HTTPStatus:
             response = {"description": _RESPONSE_DESCRIPTIONS.get(status, status.phrase)}
             if status >= 400:
-                response["schema"] = ProblemSchema
+                response["schema"] = problem
                 prepare_response(response, self.spec, PROBLEM_JSON)
-            if status in _RESPONSE_HEADERS:
-                response["headers"] = {name: name for name in _RESPONSE_HEADERS[status]}
+            names = [*_RESPONSE_HEADERS.get(status, ()), *EVERY_ANSWER]
+            if 400 <= status < 500:
+                # Counted (but for a probe's 400: the probes are never limited).
+                names += [n for n in COUNTED_ANSWER if n not in names]
+            response["headers"] = {name: name for name in names}
             self.spec.components.response(status.name, response, lazy=True)
 
     def _register_pagination_header(self):
@@ -223,8 +283,14 @@ def init_app(app: Flask) -> Api:
                     "url": app.config["CHECKPOINTS"].public_url,
                 },
             },
+            # Relative: the server that served this document, whatever its port or public
+            # address (a generated client is given its base URL).
             "servers": [
-                {"url": app.config["CHECKPOINTS"].public_url, "description": "This deployment."}
+                {
+                    "url": "/",
+                    "description": "This production deployment: where this document was read.",
+                    "x-internal": False,
+                }
             ],
             "components": {
                 "securitySchemes": {

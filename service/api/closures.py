@@ -164,7 +164,10 @@ class CheckpointClosures(MethodView):
         request_headers=("Idempotency-Key",),
     )
     def post(self, checkpoint_id):
-        """Create a closure."""
+        """Create a closure.
+
+        The server assigns its `id`; `modes` defaults to all four. Closures may overlap.
+        """
         actor = require_role("editor")
         return create_child(
             "closure",
@@ -203,7 +206,11 @@ class ClosuresCalendar(MethodView):
     @blp.doc(**_calendar_doc("Every checkpoint's closures"))
     @blp.operation("getClosuresCalendar", errors=(406, 422))
     def get(self, **filters):
-        """Every checkpoint's closures as a calendar (iCalendar)."""
+        """Every checkpoint's closures as a calendar (iCalendar).
+
+        One event per closure the filters keep (at most 5000), for calendar applications to
+        subscribe to.
+        """
         checkpoints = {}
         after = None
         while True:
@@ -221,7 +228,11 @@ class CheckpointClosuresCalendar(MethodView):
     @blp.doc(**_calendar_doc("A checkpoint's closures"))
     @blp.operation("getCheckpointClosuresCalendar", errors=(404, 406, 422))
     def get(self, checkpoint_id, **filters):
-        """A checkpoint's closures as a calendar (iCalendar)."""
+        """A checkpoint's closures as a calendar (iCalendar).
+
+        One event per closure the filters keep (at most 5000), for calendar applications to
+        subscribe to.
+        """
         checkpoint = store().get(resource_type="checkpoint", resource_id=checkpoint_id).data
         return _calendar(
             f"{checkpoint['name']}: closures",
@@ -237,14 +248,20 @@ class Closure(MethodView):
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getClosure", errors=(404,), request_headers=("If-None-Match",))
     def get(self, closure_id):
-        """Get a closure."""
+        """Get a closure.
+
+        With its `ETag`: send it back in `If-Match` to change or delete the closure.
+        """
         return get_item("closure", closure_id)
 
     @blp.response(200, ClosureSchema, headers=ETAG)
     @blp.doc(**body_doc(ClosureSchema, CLOSURE_EXAMPLE))
     @blp.operation("replaceClosure", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS), write=True)
     def put(self, closure_id):
-        """Replace a closure (needs `If-Match`)."""
+        """Replace a closure (needs `If-Match`).
+
+        Fields left out take their defaults; `checkpoint_id` stays. Closures may overlap.
+        """
         actor = require_role("editor")
         return replace_child("closure", closure_id, _schema, actor=actor, patch=False)
 
@@ -252,14 +269,21 @@ class Closure(MethodView):
     @blp.doc(**body_doc(ClosureSchema, {"ends_at": "2025-11-20T00:00:00+02:00"}, patch=True))
     @blp.operation("patchClosure", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS), write=True)
     def patch(self, closure_id):
-        """Change a closure (JSON Merge Patch; needs `If-Match`): extend, shorten or lift it."""
+        """Change a closure (JSON Merge Patch; needs `If-Match`): extend, shorten or lift it.
+
+        Only the fields sent change; `null` removes an optional one (`ends_at: null`: until
+        further notice).
+        """
         actor = require_role("editor")
         return replace_child("closure", closure_id, _schema, actor=actor, patch=True)
 
     @blp.response(204)
     @blp.operation("deleteClosure", errors=(401, 403, *CONDITIONAL_ERRORS), write=True)
     def delete(self, closure_id):
-        """Delete a closure (needs `If-Match`); its history stays readable."""
+        """Delete a closure (needs `If-Match`); its history stays readable.
+
+        The deletion is a new revision (action `deleted`); the closure then answers `404`.
+        """
         actor = require_role("editor")
         return delete_item("closure", closure_id, actor=actor)
 

@@ -66,6 +66,52 @@ class Changes(MethodView):
         return {"changes": page.changes, "last_seq": page.last_seq, "has_more": page.has_more}
 
 
+#: The largest ``data`` of one event: a change carries one resource, whose fields are bounded
+#: far below this (a request body is at most 1 MiB; escaped JSON may be a few times longer).
+MAX_EVENT_DATA = 4 * 1024 * 1024
+#: One event of the stream (schemathesis and OpenAPI 3.2's ``itemSchema`` read a
+#: text/event-stream schema as the schema of each event that has data).
+STREAM_EVENT_SCHEMA = {
+    "type": "object",
+    "description": "One Server-Sent Event: `event: change` with `id: <seq>` and the change as "
+    "JSON in `data`; or `event: gone` with `data: {}` when the stream's position fell out of "
+    "the retained feed (reconnecting then is a `410`).",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["change", "gone"]},
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9]{1,16}$",
+            "maxLength": 16,
+            "description": "The event's `seq`: browsers send the last one back as "
+            "`Last-Event-ID` when they reconnect.",
+        },
+        "data": {
+            "type": "string",
+            "maxLength": MAX_EVENT_DATA,
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/Change"},
+            "description": "A change (the same object as in `/v1/changes`) as one line of "
+            "JSON; `{}` for `gone`.",
+        },
+        "retry": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 60000,
+            "description": "The reconnection delay in milliseconds (sent first, on its own).",
+        },
+    },
+    "additionalProperties": False,
+}
+STREAM_EXAMPLE = {
+    "id": "42",
+    "event": "change",
+    "data": '{"seq":42,"recorded_at":"2025-10-27T06:00:03Z","resource_type":"closure",'
+    '"resource_id":"closure-3f9a1c2b7d4e5a60","checkpoint_id":"medininkai","revision":3,'
+    '"action":"deleted","actor":"alice","data":null}',
+}
+
+
 def _sse(event: dict) -> str:
     data = json.dumps(_change.dump(event), separators=(",", ":"))
     return f"id: {event['seq']}\nevent: change\ndata: {data}\n\n"
@@ -76,9 +122,15 @@ class ChangeStream(MethodView):
     @blp.arguments(StreamQuerySchema, location="query", as_kwargs=True)
     @blp.response(
         200,
-        description="A `text/event-stream`: each event as `id: <seq>`, `event: change` and "
-        "`data: <change as JSON>`; a comment line at least every 15 s.",
+        STREAM_EVENT_SCHEMA,
+        description="A `text/event-stream` (Server-Sent Events, as the HTML standard defines "
+        "them) that stays open: read it event by event, never whole. It starts with "
+        "`retry: 2000`; each event is `id: <seq>`, `event: change` and `data: <the change as "
+        "JSON>`, ended by a blank line; a comment `: heartbeat` follows every 10 s of silence "
+        "(`CHECKPOINTS_STREAM_HEARTBEAT`). The stream ends after an hour or when the server "
+        "stops: reconnect with `Last-Event-ID` to resume. The schema is that of one event.",
         content_type="text/event-stream",
+        example=STREAM_EXAMPLE,
     )
     @blp.alt_response(409, "CONFLICT")
     @blp.alt_response(410, "GONE")

@@ -28,7 +28,10 @@ class Health(MethodView):
     @blp.response(200, HealthSchema)
     @blp.operation("getHealth", errors=())
     def get(self):
-        """Liveness: the process answers."""
+        """Liveness: the process answers.
+
+        Never rate-limited; it does not touch storage.
+        """
         return {"status": "ok"}
 
 
@@ -37,8 +40,11 @@ class Ready(MethodView):
     @blp.response(200, HealthSchema)
     @blp.operation("getReadiness", errors=())
     def get(self):
-        """Readiness: storage is reachable, its schema current, not known to be damaged, and
-        a write could succeed now (else 503)."""
+        """Readiness: storage is ready.
+
+        Storage is reachable, its schema current, not known to be damaged, and a write could
+        succeed now (else 503). Never rate-limited.
+        """
         try:
             store().check_ready()
         except StorageError as exc:

@@ -20,7 +20,11 @@ def add_revision_routes(blp: Blueprint, resource_type: str, id_param: str, *, pr
         @blp.response(200, RevisionPageSchema, headers=headers("Link"))
         @blp.operation(f"list{resource_type.capitalize()}Revisions", errors=(404, 422))
         def get(self, limit, cursor=None, **ids):
-            """Its revisions, oldest first (deletions included)."""
+            """Its revisions, oldest first (deletions included).
+
+            Each with its action, time, actor and the whole resource as of that revision
+            (null for a deletion); still readable after the resource is deleted.
+            """
             after = decode_cursor(cursor, int) or 0
             page = store().revisions(
                 resource_type=resource_type, resource_id=ids[id_param], after=after, limit=limit
@@ -31,7 +35,10 @@ def add_revision_routes(blp: Blueprint, resource_type: str, id_param: str, *, pr
         @blp.response(200, RevisionSchema)
         @blp.operation(f"get{resource_type.capitalize()}Revision", errors=(404,))
         def get(self, number, **ids):
-            """One revision."""
+            """One revision.
+
+            Numbered from 1 (the creation); a number beyond the newest is a `404`.
+            """
             return (
                 store()
                 .revision(resource_type=resource_type, resource_id=ids[id_param], number=number)

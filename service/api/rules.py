@@ -115,14 +115,21 @@ class Rule(MethodView):
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getRule", errors=(404,), request_headers=("If-None-Match",))
     def get(self, rule_id):
-        """Get a rule."""
+        """Get a rule.
+
+        With its `ETag`: send it back in `If-Match` to change or delete the rule.
+        """
         return get_item("rule", rule_id)
 
     @blp.response(200, RuleSchema, headers=ETAG)
     @blp.doc(**body_doc(RuleSchema, RULE_EXAMPLE))
     @blp.operation("replaceRule", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS, 409), write=True)
     def put(self, rule_id):
-        """Replace a rule (needs `If-Match`)."""
+        """Replace a rule (needs `If-Match`).
+
+        Fields left out take their defaults; `checkpoint_id` stays. A write that would overlap
+        another rule of the same checkpoint and mode is a `409`.
+        """
         actor = require_role("editor")
         return replace_child("rule", rule_id, _schema, actor=actor, patch=False)
 
@@ -130,14 +137,21 @@ class Rule(MethodView):
     @blp.doc(**body_doc(RuleSchema, {"valid_until": "2025-11-20T00:00:00+02:00"}, patch=True))
     @blp.operation("patchRule", errors=(*WRITE_ERRORS, *CONDITIONAL_ERRORS, 409), write=True)
     def patch(self, rule_id):
-        """Change a rule (JSON Merge Patch; needs `If-Match`)."""
+        """Change a rule (JSON Merge Patch; needs `If-Match`).
+
+        Only the fields sent change; `null` removes an optional one. A write that would overlap
+        another rule of the same checkpoint and mode is a `409`.
+        """
         actor = require_role("editor")
         return replace_child("rule", rule_id, _schema, actor=actor, patch=True)
 
     @blp.response(204)
     @blp.operation("deleteRule", errors=(401, 403, *CONDITIONAL_ERRORS), write=True)
     def delete(self, rule_id):
-        """Delete a rule (needs `If-Match`); its history stays readable."""
+        """Delete a rule (needs `If-Match`); its history stays readable.
+
+        The deletion is a new revision (action `deleted`); the rule then answers `404`.
+        """
         actor = require_role("editor")
         return delete_item("rule", rule_id, actor=actor)
 

@@ -16,6 +16,7 @@ from werkzeug.routing import UnicodeConverter
 
 from schemas.common import ID_MAX_LENGTH
 
+from . import answers
 from .errors import Problem
 
 
@@ -37,8 +38,8 @@ class _StrictParser(FlaskParser):
     DEFAULT_UNKNOWN_BY_LOCATION = dict.fromkeys(FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, RAISE)
 
 
-#: Errors any operation can answer with.
-COMMON_ERRORS = (500, 503)
+#: Errors any operation can answer with (400: a request that is not valid HTTP/1.1).
+COMMON_ERRORS = (400, 500, 503)
 #: Errors of a write: the body, the token, the size, the media type.
 WRITE_ERRORS = (400, 401, 403, 413, 415, 422)
 #: Errors of a conditional write (PUT, PATCH, DELETE).
@@ -100,6 +101,16 @@ class Blueprint(flask_smorest.Blueprint):
         probes) and do not document a 429."""
         super().__init__(*args, **kwargs)
         self.rate_limited = rate_limited
+
+    def response(self, status_code, schema=None, **kwargs):
+        """flask-smorest's response, documenting the schema's answered form (every field
+        present: machinery.answers)."""
+        return super().response(status_code, answers.answered(schema), **kwargs)
+
+    def alt_response(self, status_code, response=None, *, schema=None, **kwargs):
+        return super().alt_response(
+            status_code, response, schema=answers.answered(schema), **kwargs
+        )
 
     def operation(
         self,

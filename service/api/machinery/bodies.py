@@ -11,7 +11,9 @@ from flask import Flask, current_app, g, json, request
 
 from .errors import Problem
 
-JSON_TYPES = ("application/json", "application/merge-patch+json")
+#: RFC 7396's media type, which a PATCH documents (and reads as it reads application/json).
+MERGE_PATCH = "application/merge-patch+json"
+JSON_TYPES = ("application/json", MERGE_PATCH)
 _DRAIN_LIMIT = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
 

@@ -14,7 +14,7 @@ from service.storage import Record, Store
 from service.storage.times import to_stamp
 
 from . import idempotency
-from .bodies import read_json_object
+from .bodies import MERGE_PATCH, read_json_object
 from .errors import Problem, flatten_errors
 from .etags import expected_revision, not_modified
 from .tags import quoted, record_etag
@@ -237,6 +237,11 @@ def time_key(moment) -> str | None:
 def body_doc(schema: type[Schema], example: dict, *, patch: bool = False) -> dict:
     """The OpenAPI ``requestBody`` of a create, replace or merge-patch."""
     # A merge patch carries only what changes: the same schema, every field optional.
-    content = {"schema": schema(partial=True) if patch else schema, "example": example}
-    types = ["application/merge-patch+json", "application/json"] if patch else ["application/json"]
-    return {"requestBody": {"required": True, "content": dict.fromkeys(types, content)}}
+    if not patch:
+        content = {"application/json": {"schema": schema, "example": example}}
+        return {"requestBody": {"required": True, "content": content}}
+    # One media type: generated clients handle a body of one type (openapi-python-client
+    # fails to import an operation whose body has two); the server reads both the same way.
+    content = {MERGE_PATCH: {"schema": schema(partial=True), "example": example}}
+    description = f"A merge patch, sent as `{MERGE_PATCH}` or as `application/json`."
+    return {"requestBody": {"required": True, "description": description, "content": content}}
