@@ -205,7 +205,7 @@ class Api(flask_smorest.Api):
 
 def init_app(app: Flask) -> Api:
     """Wire the API into ``app``: configuration, blueprints, error handlers and docs."""
-    from . import board, checkpoints, closures, decisions, feed, health, rules
+    from . import board, checkpoints, closures, decisions, feed, health, rules, timeline
     from .machinery import metrics, waiting
 
     app.config.update(
@@ -250,6 +250,7 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(rules.blp)
     api.register_blueprint(closures.blp)
     api.register_blueprint(decisions.blp)
+    api.register_blueprint(timeline.blp)
     api.register_blueprint(feed.blp)
     api.register_blueprint(board.blp)
     board.init_app(app)
