@@ -4,6 +4,7 @@ as recorded now or at ``as_of``; checked against the example and against single 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -81,7 +82,7 @@ def test_every_mode_by_default_and_intervals_cover_the_range(client):
     for intervals in body["modes"].values():
         assert intervals[0]["from"] == "2019-01-01T00:00:00Z"
         assert intervals[-1]["until"] == "2026-01-01T00:00:00Z"
-        for before, after in zip(intervals, intervals[1:], strict=False):
+        for before, after in pairwise(intervals):
             assert before["until"] == after["from"]
             assert (before["allowed"], before["reasons"]) != (after["allowed"], after["reasons"])
     pedestrian = [(i["from"], i["allowed"]) for i in body["modes"]["pedestrian"]]
