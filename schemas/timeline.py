@@ -9,7 +9,14 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from service.domain import MODES
 
 from .common import ID_MAX_LENGTH, ID_PATTERN, AsOf, StrictSchema, Time
-from .decisions import AS_OF_ECHO, AS_OF_TEXT, DecisionSchema, FactsSchema, ReasonSchema
+from .decisions import (
+    AS_OF_ECHO,
+    AS_OF_TEXT,
+    MAX_REASONS,
+    DecisionSchema,
+    FactsSchema,
+    ReasonSchema,
+)
 
 #: The longest range one timeline covers.
 MAX_TIMELINE_DAYS = 3660
@@ -56,6 +63,7 @@ class IntervalSchema(StrictSchema):
     access = DecisionSchema._declared_fields["access"]
     reasons = fields.List(
         fields.Nested(ReasonSchema),
+        validate=validate.Length(1, MAX_REASONS),
         metadata={"description": "Why, naming the rule or closure revisions in force then."},
     )
     conditions_text = DecisionSchema._declared_fields["conditions_text"]
@@ -74,6 +82,7 @@ class TimelineSchema(StrictSchema):
         values=fields.List(
             fields.Nested(IntervalSchema), validate=validate.Length(1, MAX_TIMELINE_STEPS)
         ),
+        validate=validate.Length(1, len(MODES)),
         metadata={
             "description": "Each mode's intervals, in order; together they cover `[from, to)`."
         },
