@@ -89,6 +89,37 @@ class TimelineSchema(StrictSchema):
     )
 
 
+def _interval(start: str, until: str, closure: tuple[str, int] | None = None) -> dict:
+    """An interval of the example: goods allowed by their rule, or shut by a closure."""
+    if closure is None:
+        code, message, resource = (
+            "allowed",
+            "Goods crossing is allowed",
+            ("rule", "rule-salcininkai-goods-1", 1),
+        )
+        answer = {"allowed": True, "access": "allowed"}
+    else:
+        code, message, resource = (
+            "closure",
+            f"Closed for security until {until}",
+            ("closure", *closure),
+        )
+        answer = {"allowed": False, "access": "prohibited"}
+    reason = {
+        "code": code,
+        "message": message,
+        "resource": dict(zip(("type", "id", "revision"), resource, strict=True)),
+    }
+    return {
+        "from": start,
+        "until": until,
+        **answer,
+        "reasons": [reason],
+        "conditions_text": [],
+        "missing_facts": [],
+    }
+
+
 #: Šalčininkai goods as recorded on 2025-11-01 (the example data): the closure of 2025-10-27
 #: then ran to 2025-11-30 (revision 2); it was lifted early only later.
 TIMELINE_EXAMPLE = {
@@ -98,101 +129,19 @@ TIMELINE_EXAMPLE = {
     "as_of": "2025-11-01T12:00:00Z",
     "modes": {
         "goods": [
-            {
-                "from": "2025-10-20T00:00:00Z",
-                "until": "2025-10-22T18:00:00Z",
-                "allowed": True,
-                "access": "allowed",
-                "reasons": [
-                    {
-                        "code": "allowed",
-                        "message": "Goods crossing is allowed",
-                        "resource": {
-                            "type": "rule",
-                            "id": "rule-salcininkai-goods-1",
-                            "revision": 1,
-                        },
-                    }
-                ],
-                "conditions_text": [],
-                "missing_facts": [],
-            },
-            {
-                "from": "2025-10-22T18:00:00Z",
-                "until": "2025-10-23T04:00:00Z",
-                "allowed": False,
-                "access": "prohibited",
-                "reasons": [
-                    {
-                        "code": "closure",
-                        "message": "Closed for security until 2025-10-23T04:00:00Z",
-                        "resource": {
-                            "type": "closure",
-                            "id": "closure-salcininkai-2025-10-22",
-                            "revision": 1,
-                        },
-                    }
-                ],
-                "conditions_text": [],
-                "missing_facts": [],
-            },
-            {
-                "from": "2025-10-23T04:00:00Z",
-                "until": "2025-10-26T22:00:00Z",
-                "allowed": True,
-                "access": "allowed",
-                "reasons": [
-                    {
-                        "code": "allowed",
-                        "message": "Goods crossing is allowed",
-                        "resource": {
-                            "type": "rule",
-                            "id": "rule-salcininkai-goods-1",
-                            "revision": 1,
-                        },
-                    }
-                ],
-                "conditions_text": [],
-                "missing_facts": [],
-            },
-            {
-                "from": "2025-10-26T22:00:00Z",
-                "until": "2025-11-30T22:00:00Z",
-                "allowed": False,
-                "access": "prohibited",
-                "reasons": [
-                    {
-                        "code": "closure",
-                        "message": "Closed for security until 2025-11-30T22:00:00Z",
-                        "resource": {
-                            "type": "closure",
-                            "id": "closure-salcininkai-2025-10-27",
-                            "revision": 2,
-                        },
-                    }
-                ],
-                "conditions_text": [],
-                "missing_facts": [],
-            },
-            {
-                "from": "2025-11-30T22:00:00Z",
-                "until": "2025-12-15T00:00:00Z",
-                "allowed": True,
-                "access": "allowed",
-                "reasons": [
-                    {
-                        "code": "allowed",
-                        "message": "Goods crossing is allowed",
-                        "resource": {
-                            "type": "rule",
-                            "id": "rule-salcininkai-goods-1",
-                            "revision": 1,
-                        },
-                    }
-                ],
-                "conditions_text": [],
-                "missing_facts": [],
-            },
+            _interval("2025-10-20T00:00:00Z", "2025-10-22T18:00:00Z"),
+            _interval(
+                "2025-10-22T18:00:00Z",
+                "2025-10-23T04:00:00Z",
+                ("closure-salcininkai-2025-10-22", 1),
+            ),
+            _interval("2025-10-23T04:00:00Z", "2025-10-26T22:00:00Z"),
+            _interval(
+                "2025-10-26T22:00:00Z",
+                "2025-11-30T22:00:00Z",
+                ("closure-salcininkai-2025-10-27", 2),
+            ),
+            _interval("2025-11-30T22:00:00Z", "2025-12-15T00:00:00Z"),
         ]
     },
 }

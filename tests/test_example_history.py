@@ -94,6 +94,17 @@ def test_a_deleted_resource_is_gone_as_of_after_its_deletion(backend):
     assert "closure-salcininkai-2025-10-27" not in {c.id for c in later.closures}
 
 
+def _rename(backend, name: str, revision: int, recorded_at: str | None = None):
+    return backend.update(
+        resource_type="checkpoint",
+        resource_id="medininkai",
+        data={**CHECKPOINT, "name": name},
+        expected_revision=revision,
+        actor="a",
+        recorded_at=recorded_at,
+    )
+
+
 def test_a_supplied_recording_time_may_not_go_back_nor_ahead(backend):
     backend.create(
         resource_type="checkpoint",
@@ -102,45 +113,19 @@ def test_a_supplied_recording_time_may_not_go_back_nor_ahead(backend):
         actor="a",
         recorded_at="2024-01-01T00:00:00.000000Z",
     )
-    # Equal to the last one is in order; earlier is not; nothing is written then.
-    backend.update(
-        resource_type="checkpoint",
-        resource_id="medininkai",
-        data={**CHECKPOINT, "name": "Same time"},
-        expected_revision=1,
-        actor="a",
-        recorded_at="2024-01-01T00:00:00.000000Z",
-    )
+    # Equal to the last one is in order; earlier is not, nor is the future; nothing is
+    # written then.
+    _rename(backend, "Same time", 1, "2024-01-01T00:00:00.000000Z")
     with pytest.raises(HistoryOrder, match="earlier than the last write"):
-        backend.update(
-            resource_type="checkpoint",
-            resource_id="medininkai",
-            data={**CHECKPOINT, "name": "Earlier"},
-            expected_revision=2,
-            actor="a",
-            recorded_at="2023-12-31T23:59:59.000000Z",
-        )
+        _rename(backend, "Earlier", 2, "2023-12-31T23:59:59.000000Z")
     with pytest.raises(HistoryOrder, match="in the future"):
-        backend.update(
-            resource_type="checkpoint",
-            resource_id="medininkai",
-            data={**CHECKPOINT, "name": "Future"},
-            expected_revision=2,
-            actor="a",
-            recorded_at="2999-01-01T00:00:00.000000Z",
-        )
+        _rename(backend, "Future", 2, "2999-01-01T00:00:00.000000Z")
     assert backend.feed_position() == 2
-    assert backend.get(resource_type="checkpoint", resource_id="medininkai").data["name"] == (
-        "Same time"
-    )
+    record = backend.get(resource_type="checkpoint", resource_id="medininkai")
+    assert record.data["name"] == "Same time"
+    assert record.data["updated_at"] == "2024-01-01T00:00:00.000000Z"
     # A write recorded now comes after; then the past is closed to loaders.
-    backend.update(
-        resource_type="checkpoint",
-        resource_id="medininkai",
-        data={**CHECKPOINT, "name": "Now"},
-        expected_revision=2,
-        actor="a",
-    )
+    _rename(backend, "Now", 2)
     with pytest.raises(HistoryOrder):
         Loader(backend).apply(
             Create("checkpoint", "sumskas", {**CHECKPOINT, "id": "sumskas"}),

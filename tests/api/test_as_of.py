@@ -11,29 +11,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service import create_app
-from service.config import Config
-from service.example import load
 from tests.conftest import assert_problem
 
 AUTUMN_CLOSURE = "closure-salcininkai-2025-10-27"
 
 
-@pytest.fixture(scope="module")
-def example_db(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('history') / 'checkpoints.db'}"
-    app = create_app(Config(database_url=url))
-    store = app.extensions["checkpoints.store"]
-    store.migrate()
-    load(store)
-    store.close()
-    return url
-
-
 @pytest.fixture
-def database_url(example_db) -> str:
-    """Overrides conftest's: the ``app`` and ``client`` fixtures use the example."""
-    return example_db
+def database_url(recorded_example) -> str:
+    """Overrides conftest's: the ``app`` and ``client`` fixtures read the example."""
+    return recorded_example
 
 
 def ref(resource_type: str, resource_id: str, revision: int) -> dict:

@@ -14,7 +14,6 @@ from schemas.timeline import MAX_TIMELINE_DAYS, MAX_TIMELINE_STEPS, TIMELINE_EXA
 from service import create_app
 from service.config import Config
 from service.domain import MODES
-from service.example import load
 from tests.conftest import assert_problem, make_token
 
 AUTUMN_CLOSURE = "closure-salcininkai-2025-10-27"
@@ -25,19 +24,10 @@ EXAMPLE_QUERY = {
 }
 
 
-@pytest.fixture(scope="module")
-def example_db(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('timeline') / 'checkpoints.db'}"
-    store = create_app(Config(database_url=url)).extensions["checkpoints.store"]
-    store.migrate()
-    load(store)
-    store.close()
-    return url
-
-
 @pytest.fixture
-def database_url(example_db) -> str:
-    return example_db
+def database_url(recorded_example) -> str:
+    """Overrides conftest's: the ``app`` and ``client`` fixtures read the example."""
+    return recorded_example
 
 
 def _spans(body: dict, mode: str) -> list[tuple]:
