@@ -192,7 +192,7 @@ class Decisions(MethodView):
         is closed "until further notice" (closure revision 1, as first announced), with
         `as_of=2025-11-01T12:00:00Z` it is allowed (revision 2 set the end to 2025-11-30),
         and `as_of=2025-11-01T12:00:00Z&at=2025-11-25T12:00:00Z` is closed until
-        2025-11-30T22:00:00Z (the closure was lifted early only on 2025-11-19).
+        2025-11-30T22:00:00Z (the reopening of 2025-11-20 was recorded only on 2025-11-19).
         """
         at_given = at is not None
         decision = _decision(

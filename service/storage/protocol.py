@@ -126,18 +126,28 @@ class VersionedStore(Store):
             raise NotFound(resource_type, resource_id)
         return Record(resource_type, resource_id, row[0], json.loads(row[3]))
 
+    def _as_of(self, tx: Tx, as_of: str, where: str, params: list) -> list[tuple]:
+        """Transaction time: the newest revision recorded at or before ``as_of`` of each
+        resource that ``where`` selects, as (type, revision, action, data); deletions
+        included (their action says so)."""
+        return tx.execute(
+            "SELECT resource_type, revision, action, data FROM revisions r "
+            "WHERE recorded_at <= ? AND revision = (SELECT MAX(revision) FROM revisions p "
+            "WHERE p.resource_type = r.resource_type AND p.resource_id = r.resource_id "
+            f"AND p.recorded_at <= ?) AND ({where})",
+            [as_of, as_of, *params],
+        ).fetchall()
+
     def get_as_of(self, *, resource_type: str, resource_id: str, as_of: str) -> Record:
         with self.transaction() as tx:
-            row = tx.execute(
-                "SELECT revision, action, data FROM revisions WHERE resource_type = ? "
-                "AND resource_id = ? AND recorded_at <= ? ORDER BY revision DESC LIMIT 1",
-                [resource_type, resource_id, as_of],
-            ).fetchone()
-        if row is None or row[1] == "deleted":
+            rows = self._as_of(
+                tx, as_of, "resource_type = ? AND resource_id = ?", [resource_type, resource_id]
+            )
+        if not rows or rows[0][2] == "deleted":
             raise NotFound(
                 resource_type, resource_id, f"{resource_type} {resource_id!r} did not exist then"
             )
-        return Record(resource_type, resource_id, row[0], json.loads(row[2]))
+        return Record(resource_type, resource_id, rows[0][1], json.loads(rows[0][3]))
 
     def _record(
         self,
@@ -529,27 +539,21 @@ class VersionedStore(Store):
     ) -> list[DecisionInput]:
         """Each resource's newest revision recorded at or before ``as_of``, from the history
         (the same rows ``get_as_of`` reads), as the decision's inputs."""
-        sql = (
-            "SELECT resource_type, action, data FROM revisions r WHERE recorded_at <= ? "
-            "AND revision = (SELECT MAX(revision) FROM revisions p WHERE "
-            "p.resource_type = r.resource_type AND p.resource_id = r.resource_id "
-            "AND p.recorded_at <= ?)"
-        )
-        params: list = [as_of, as_of]
+        where, params = "1 = 1", []
         if checkpoint_id is not None:
             # A rule's or closure's checkpoint never changes, and its row outlives deletion.
-            sql += (
-                " AND ((resource_type = 'checkpoint' AND resource_id = ?) "
+            where = (
+                "(resource_type = 'checkpoint' AND resource_id = ?) "
                 "OR (resource_type = 'rule' AND resource_id IN "
                 "(SELECT id FROM rules WHERE checkpoint_id = ?)) "
                 "OR (resource_type = 'closure' AND resource_id IN "
-                "(SELECT id FROM closures WHERE checkpoint_id = ?)))"
+                "(SELECT id FROM closures WHERE checkpoint_id = ?))"
             )
-            params += [checkpoint_id, checkpoint_id, checkpoint_id]
+            params = [checkpoint_id, checkpoint_id, checkpoint_id]
         with self.transaction() as tx:
-            rows = tx.execute(sql, params).fetchall()
-        found: dict[str, dict[str, list]] = {"checkpoint": [], "rule": [], "closure": []}
-        for resource_type, action, data in rows:
+            rows = self._as_of(tx, as_of, where, params)
+        found: dict[str, list[dict]] = {"checkpoint": [], "rule": [], "closure": []}
+        for resource_type, _, action, data in rows:
             if action != "deleted":
                 found[resource_type].append(json.loads(data))
         checkpoints = sorted(
