@@ -314,6 +314,12 @@ BATCH_EXAMPLE = {
             "facts": {"direction": "entry", "vehicle_registration": "BY"},
         },
         {"checkpoint_id": "nowhere", "mode": "goods"},
+        {
+            "checkpoint_id": "salcininkai",
+            "mode": "goods",
+            "at": "2025-11-25T12:00:00Z",
+            "as_of": "2025-10-28T12:00:00Z",
+        },
     ]
 }
 BATCH_RESULT_EXAMPLE = {
@@ -336,6 +342,30 @@ BATCH_RESULT_EXAMPLE = {
             "title": "Not Found",
             "status": 404,
             "detail": "checkpoint 'nowhere' does not exist",
+        },
+        {
+            # Šalčininkai's closure as first announced (until further notice), as recorded
+            # on 2025-10-28; extended on 2025-10-29, lifted early from 2025-11-20.
+            "checkpoint_id": "salcininkai",
+            "mode": "goods",
+            "at": "2025-11-25T12:00:00Z",
+            "allowed": False,
+            "access": "prohibited",
+            "reasons": [
+                {
+                    "code": "closure",
+                    "message": "Closed for security until further notice",
+                    "resource": {
+                        "type": "closure",
+                        "id": "closure-salcininkai-2025-10-27",
+                        "revision": 1,
+                    },
+                }
+            ],
+            "conditions_text": [],
+            "missing_facts": [],
+            "valid_until": None,
+            "as_of": "2025-10-28T12:00:00Z",
         },
     ]
 }

@@ -168,3 +168,19 @@ def test_a_recording_time_in_a_body_is_refused(client, editor):
     )
     assert response.status_code == 422
     assert client.application.extensions["checkpoints.store"].feed_position() == 0
+
+
+def test_the_example_as_recorded_over_http_on_each_backend(any_database_url):
+    app = create_app(Config(database_url=any_database_url))
+    store = app.extensions["checkpoints.store"]
+    store.migrate()
+    load(store)
+    client = app.test_client()
+    query = {"checkpoint_id": "salcininkai", "mode": "goods", "at": "2025-11-25T12:00:00Z"}
+    revisions = []
+    for as_of in ("2025-10-28T12:00:00Z", "2025-11-01T12:00:00Z", "2025-11-21T12:00:00Z"):
+        body = client.get("/v1/decisions", query_string={**query, "as_of": as_of}).get_json()
+        revisions.append((body["allowed"], body["reasons"][0]["resource"]["revision"]))
+    # As first announced (closure revision 1), as extended (2), as lifted (the rule allows).
+    assert revisions == [(False, 1), (False, 2), (True, 1)]
+    store.close()

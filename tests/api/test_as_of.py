@@ -241,3 +241,10 @@ def test_a_recent_as_of_is_not_cached_for_good(client):
     )
     assert response.status_code == 200
     assert "immutable" not in response.headers["Cache-Control"]
+
+
+def test_the_spec_batch_example_answers_as_documented(client):
+    from schemas.decisions import BATCH_EXAMPLE, BATCH_RESULT_EXAMPLE
+
+    results = client.post("/v1/decisions", json=BATCH_EXAMPLE).get_json()["results"]
+    assert results[-1] == BATCH_RESULT_EXAMPLE["results"][-1]
