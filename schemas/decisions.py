@@ -63,8 +63,8 @@ class FactsSchema(StrictSchema):
 
 AS_OF_TEXT = (
     "Transaction time: answer as the service would have answered had it been asked at this "
-    "time, from the rules and closures as they were recorded then (not in the future). `at` "
-    "defaults to it. An answer with an `as_of` at least "
+    "time, from the rules and closures as they were recorded then (not in the future). An "
+    "answer with an `as_of` at least "
     f"{AS_OF_SETTLED_SECONDS} s in the past never changes: it is served with "
     "`Cache-Control: public, max-age=31536000, immutable`."
 )
@@ -75,7 +75,7 @@ class StatusQuerySchema(FactsSchema):
     at = Time(
         metadata={"description": "The instant to decide for (valid time); default `as_of`, or now."}
     )
-    as_of = AsOf(metadata={"description": AS_OF_TEXT})
+    as_of = AsOf(metadata={"description": f"{AS_OF_TEXT} `at` defaults to it."})
 
 
 class DecisionQuerySchema(StatusQuerySchema):
@@ -130,9 +130,8 @@ class BatchRequestSchema(StrictSchema):
     )
     as_of = AsOf(
         metadata={
-            "description": "Every query's transaction time unless it gives its own: "
-            + AS_OF_TEXT[0].lower()
-            + AS_OF_TEXT[1:]
+            "description": "Every query's transaction time unless it gives its own (its `at` "
+            f"defaults to it). {AS_OF_TEXT}"
         }
     )
 

@@ -40,7 +40,7 @@ class TimelineQuerySchema(FactsSchema):
     mode = fields.String(
         validate=validate.OneOf(MODES), metadata={"description": "Only this mode; default all."}
     )
-    as_of = AsOf(metadata={"description": AS_OF_TEXT.replace(" `at` defaults to it.", "")})
+    as_of = AsOf(metadata={"description": AS_OF_TEXT})
 
     @validates_schema
     def _bounded(self, data, **kwargs):
