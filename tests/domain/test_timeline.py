@@ -18,6 +18,21 @@ RULES = [
 ]
 
 
+def pedestrians(closures=(), start="2024-02-01T00:00", end="2024-02-20T00:00", **changes):
+    """The pedestrian walk over RULES at Medininkai, 24/7 unless ``hours`` is given."""
+    hours = changes.pop("hours", "24/7")
+    return walk(
+        checkpoint=checkpoint(hours),
+        rules=RULES,
+        closures=closures,
+        mode="pedestrian",
+        start=t(start),
+        end=t(end),
+        facts={},
+        max_steps=changes.pop("max_steps", 100),
+    )
+
+
 def spans(intervals) -> list[tuple]:
     return [
         (i.start.isoformat()[:16], i.end.isoformat()[:16], i.decision.allowed,
@@ -58,17 +73,7 @@ def spans(intervals) -> list[tuple]:
     ],
 )  # fmt: skip
 def test_walk(closures, start, end, expected):
-    intervals = walk(
-        checkpoint=checkpoint(),
-        rules=RULES,
-        closures=closures,
-        mode="pedestrian",
-        start=t(start),
-        end=t(end),
-        facts={},
-        max_steps=100,
-    )
-    assert spans(intervals) == expected
+    assert spans(pedestrians(closures, start, end)) == expected
 
 
 def test_neighbours_with_the_same_answer_and_reasons_are_merged():
@@ -78,43 +83,15 @@ def test_neighbours_with_the_same_answer_and_reasons_are_merged():
         closure("c1", "2024-02-10T00:00", "2024-02-11T00:00"),
         closure("c2", "2024-02-11T00:00", "2024-02-12T00:00"),
     ]
-    intervals = walk(
-        checkpoint=checkpoint(),
-        rules=RULES,
-        closures=closures,
-        mode="pedestrian",
-        start=t("2024-02-09T00:00"),
-        end=t("2024-02-13T00:00"),
-        facts={},
-        max_steps=100,
-    )
+    intervals = pedestrians(closures, "2024-02-09T00:00", "2024-02-13T00:00")
     assert [s[3] for s in spans(intervals)] == [("r1",), ("c1",), ("c2",), ("r1",)]
 
 
 def test_the_walk_is_bounded_and_the_range_not_empty():
-    hours = checkpoint("Mo-Fr 08:00-20:00")
     with pytest.raises(TooManyIntervals):
-        walk(
-            checkpoint=hours,
-            rules=RULES,
-            closures=[],
-            mode="pedestrian",
-            start=t("2024-01-01T00:00"),
-            end=t("2024-02-29T00:00"),
-            facts={},
-            max_steps=20,
-        )
+        pedestrians(hours="Mo-Fr 08:00-20:00", end="2024-03-29T00:00", max_steps=20)
     with pytest.raises(ValueError, match="empty"):
-        walk(
-            checkpoint=hours,
-            rules=RULES,
-            closures=[],
-            mode="pedestrian",
-            start=t("2024-01-02T00:00"),
-            end=t("2024-01-02T00:00"),
-            facts={},
-            max_steps=20,
-        )
+        pedestrians(start="2024-01-02T00:00", end="2024-01-02T00:00")
 
 
 INSTANT = st.integers(0, 24 * 120).map(lambda h: t("2024-01-01T00:00") + timedelta(hours=h))
@@ -136,15 +113,8 @@ def test_every_instant_is_answered_by_its_interval(edges, hours, probe):
         for n, (start, length) in enumerate(edges)
     ]
     start, end = t("2024-01-01T00:00"), t("2024-05-01T00:00")
-    intervals = walk(
-        checkpoint=checkpoint(hours),
-        rules=RULES,
-        closures=closures,
-        mode="pedestrian",
-        start=start,
-        end=end,
-        facts={},
-        max_steps=1000,
+    intervals = pedestrians(
+        closures, "2024-01-01T00:00", "2024-05-01T00:00", hours=hours, max_steps=1000
     )
     assert intervals[0].start == start and intervals[-1].end == end
     assert all(a.end == b.start for a, b in itertools.pairwise(intervals))
