@@ -11,13 +11,14 @@ from flask_smorest.utils import prepare_response
 from flask_swagger_ui import get_swaggerui_blueprint
 from marshmallow import fields
 
-from schemas.common import COUNTRY_CODE_SCHEMA, ProblemSchema
+from schemas.common import AS_OF_SETTLED_SECONDS, COUNTRY_CODE_SCHEMA, ProblemSchema
 from service.domain.model import TIME_RANGE_TEXT
 
 from .machinery import bodies, cors, errors, hygiene, ratelimit
 from .machinery.blueprint import BoundedString, check_request_headers
 from .machinery.bodies import MAX_JSON_DEPTH
 from .machinery.errors import PROBLEM_JSON
+from .machinery.history import IMMUTABLE
 
 API_DESCRIPTION = f"""\
 The state of border crossing points: checkpoints, what each mode of travel (pedestrian,
@@ -90,7 +91,8 @@ HEADERS = {
     },
     "Cache-Control": {
         "description": "`public, max-age=N`: N is bounded by the answer's `valid_until` (for "
-        "answers about now) and by the server's ceiling.",
+        "answers about now) and by the server's ceiling. An answer `as_of` a time at least "
+        f"{AS_OF_SETTLED_SECONDS} s in the past never changes: `{IMMUTABLE}`.",
         "schema": {"type": "string", "maxLength": 100, "example": "public, max-age=60"},
     },
     "WWW-Authenticate": {

@@ -146,7 +146,8 @@ class Checkpoint(MethodView):
         """Get a checkpoint.
 
         With `as_of`, the checkpoint as it was recorded at that time (404 before it was created
-        or while it was deleted). `If-None-Match` gives `304`.
+        or while it was deleted); as of a time at least a minute past, also with
+        `Cache-Control: public, max-age=31536000, immutable`. `If-None-Match` gives `304`.
         """
         return get_item("checkpoint", checkpoint_id, as_of=as_of)
 

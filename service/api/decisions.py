@@ -8,14 +8,13 @@ read as they were recorded then, and an answer about a settled past is cached fo
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, json
 from flask.views import MethodView
 from marshmallow import ValidationError
 
-from schemas.common import AS_OF_SETTLED_SECONDS
 from schemas.decisions import (
     BATCH_EXAMPLE,
     BATCH_RESULT_EXAMPLE,
@@ -49,6 +48,7 @@ from .machinery.blueprint import Blueprint, headers
 from .machinery.bodies import read_json_object
 from .machinery.errors import Problem, flatten_errors
 from .machinery.etags import not_modified
+from .machinery.history import IMMUTABLE, settled
 from .machinery.pagination import decode_cursor, page_body
 from .machinery.representations import GEOJSON, JSON, feature, geojson_response, negotiate, vary
 from .machinery.resources import store
@@ -60,8 +60,6 @@ blp = Blueprint(
     description="May this mode cross here at this time — and until when does the answer hold?",
 )
 CACHE_HEADERS = headers("ETag", "Cache-Control")
-#: An answer about a settled past never changes.
-IMMUTABLE = "public, max-age=31536000, immutable"
 
 GEOJSON_STATUS_EXAMPLE = {
     "type": "FeatureCollection",
@@ -113,14 +111,6 @@ def inputs(
         return store().decision_inputs(checkpoint_id=checkpoint_id, country=country)
     return store().decision_inputs(
         checkpoint_id=checkpoint_id, country=country, as_of=to_stamp(as_of)
-    )
-
-
-def settled(as_of: datetime | None) -> bool:
-    """True when an answer as of ``as_of`` can no longer change: no write still in progress
-    (nor a host whose clock is a little behind) can be recorded at or before it."""
-    return as_of is not None and as_of <= datetime.now(UTC) - timedelta(
-        seconds=AS_OF_SETTLED_SECONDS
     )
 
 

@@ -219,6 +219,9 @@ def test_a_bad_as_of_is_a_422(client, path, as_of):
         "/v1/decisions?checkpoint_id=salcininkai&mode=goods&as_of=2025-11-01T12:00:00Z",
         "/v1/checkpoints/salcininkai/status?as_of=2025-11-01T12:00:00Z&at=2025-11-25T00:00:00Z",
         "/v1/status?as_of=2025-11-01T12:00:00Z",
+        "/v1/checkpoints/salcininkai/timeline?from=2025-10-01T00:00:00Z&to=2025-12-01T00:00:00Z"
+        "&as_of=2025-11-01T12:00:00Z",
+        "/v1/checkpoints/salcininkai?as_of=2025-11-01T12:00:00Z",
     ],
 )
 def test_an_answer_about_the_settled_past_is_cached_for_good(client, path):
@@ -230,6 +233,7 @@ def test_an_answer_about_the_settled_past_is_cached_for_good(client, path):
     assert first.get_data() == again.get_data()
     cached = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
     assert cached.status_code == 304 and cached.headers["ETag"] == first.headers["ETag"]
+    assert cached.headers["Cache-Control"] == first.headers["Cache-Control"]
 
 
 def test_a_recent_as_of_is_not_cached_for_good(client):
@@ -241,6 +245,8 @@ def test_a_recent_as_of_is_not_cached_for_good(client):
     )
     assert response.status_code == 200
     assert "immutable" not in response.headers["Cache-Control"]
+    resource = client.get("/v1/checkpoints/salcininkai", query_string={"as_of": recent})
+    assert resource.status_code == 200 and "Cache-Control" not in resource.headers
 
 
 def test_the_spec_batch_example_answers_as_documented(client):
