@@ -96,6 +96,26 @@ class Time(fields.AwareDateTime):
         return format_time(value)
 
 
+#: How long after a time an answer ``as_of`` it is settled: a write still in progress then
+#: (or a host's clock a little behind) can no longer be recorded at or before it.
+AS_OF_SETTLED_SECONDS = 60
+
+
+class AsOf(Time):
+    """A transaction time: the service's records as they stood at this instant. A Time that
+    is not in the future."""
+
+    default_error_messages = {
+        "future": "Must not be in the future: as_of asks what had been recorded by then."
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if moment > datetime.now(UTC):
+            raise self.make_error("future")
+        return moment
+
+
 def validate_country(code: str) -> None:
     """Raise unless ``code`` is an ISO 3166-1 alpha-2 code (the domain's rule)."""
     message = validate_country_code(code)

@@ -13,9 +13,11 @@ from service.domain.facts import (
 )
 
 from .common import (
+    AS_OF_SETTLED_SECONDS,
     ID_MAX_LENGTH,
     ID_PATTERN,
     MAX_PAGE,
+    AsOf,
     PaginationQuerySchema,
     ResourceRefSchema,
     StrictSchema,
@@ -59,8 +61,21 @@ class FactsSchema(StrictSchema):
     )
 
 
+AS_OF_TEXT = (
+    "Transaction time: answer as the service would have answered had it been asked at this "
+    "time, from the rules and closures as they were recorded then (not in the future). An "
+    "answer with an `as_of` at least "
+    f"{AS_OF_SETTLED_SECONDS} s in the past never changes: it is served with "
+    "`Cache-Control: public, max-age=31536000, immutable`."
+)
+AS_OF_ECHO = "The `as_of` the answer was given for (present only when one was asked)."
+
+
 class StatusQuerySchema(FactsSchema):
-    at = Time(metadata={"description": "The instant to decide for; default now."})
+    at = Time(
+        metadata={"description": "The instant to decide for (valid time); default `as_of`, or now."}
+    )
+    as_of = AsOf(metadata={"description": f"{AS_OF_TEXT} `at` defaults to it."})
 
 
 class DecisionQuerySchema(StatusQuerySchema):
@@ -77,7 +92,10 @@ class BatchItemSchema(StrictSchema):
 
     checkpoint_id = id_field(required=True, metadata={"example": "medininkai"})
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
-    at = Time(metadata={"description": "Default now."})
+    at = Time(metadata={"description": "Default this query's `as_of`, or now."})
+    as_of = AsOf(
+        metadata={"description": "This query's transaction time; default the batch's `as_of`."}
+    )
     facts = fields.Nested(FactsSchema, load_default=dict)
 
 
@@ -95,6 +113,7 @@ class BatchSchema(StrictSchema):
         required=True,
         validate=[validate.Length(1, MAX_BATCH), _items_are_objects],
     )
+    as_of = AsOf()
 
 
 class BatchRequestSchema(StrictSchema):
@@ -108,6 +127,12 @@ class BatchRequestSchema(StrictSchema):
             "description": f"1 to {MAX_BATCH} queries; answered in the same order. A query "
             "that is not valid is answered with a problem in its place."
         },
+    )
+    as_of = AsOf(
+        metadata={
+            "description": "Every query's transaction time unless it gives its own (its `at` "
+            f"defaults to it). {AS_OF_TEXT}"
+        }
     )
 
 
@@ -153,6 +178,7 @@ class DecisionSchema(StrictSchema):
             f"{format_time(TIME_END)} (the end of the supported range)."
         },
     )
+    as_of = Time(metadata={"description": AS_OF_ECHO})
 
 
 class StatusSchema(StrictSchema):
@@ -168,10 +194,12 @@ class StatusSchema(StrictSchema):
         metadata={"description": "The decision for each of the four modes."},
     )
     valid_until = Time(allow_none=True, metadata={"description": "The earliest of the four."})
+    as_of = Time(metadata={"description": AS_OF_ECHO})
 
 
 class StatusPageSchema(StrictSchema):
     at = Time()
+    as_of = Time(metadata={"description": AS_OF_ECHO})
     items = fields.List(fields.Nested(StatusSchema), validate=validate.Length(max=MAX_PAGE))
     next_cursor = cursor_field(
         allow_none=True, metadata={"description": "Pass as `cursor` for the next page."}
@@ -287,6 +315,12 @@ BATCH_EXAMPLE = {
             "facts": {"direction": "entry", "vehicle_registration": "BY"},
         },
         {"checkpoint_id": "nowhere", "mode": "goods"},
+        {
+            "checkpoint_id": "salcininkai",
+            "mode": "goods",
+            "at": "2025-11-25T12:00:00Z",
+            "as_of": "2025-10-28T12:00:00Z",
+        },
     ]
 }
 BATCH_RESULT_EXAMPLE = {
@@ -309,6 +343,30 @@ BATCH_RESULT_EXAMPLE = {
             "title": "Not Found",
             "status": 404,
             "detail": "checkpoint 'nowhere' does not exist",
+        },
+        {
+            # Šalčininkai's closure as first announced (until further notice), as recorded
+            # on 2025-10-28; extended on 2025-10-29, lifted early from 2025-11-20.
+            "checkpoint_id": "salcininkai",
+            "mode": "goods",
+            "at": "2025-11-25T12:00:00Z",
+            "allowed": False,
+            "access": "prohibited",
+            "reasons": [
+                {
+                    "code": "closure",
+                    "message": "Closed for security until further notice",
+                    "resource": {
+                        "type": "closure",
+                        "id": "closure-salcininkai-2025-10-27",
+                        "revision": 1,
+                    },
+                }
+            ],
+            "conditions_text": [],
+            "missing_facts": [],
+            "valid_until": None,
+            "as_of": "2025-10-28T12:00:00Z",
         },
     ]
 }

@@ -12,13 +12,14 @@ from flask_smorest.utils import prepare_response
 from flask_swagger_ui import get_swaggerui_blueprint
 from marshmallow import fields
 
-from schemas.common import COUNTRY_CODE_SCHEMA, ProblemSchema
+from schemas.common import AS_OF_SETTLED_SECONDS, COUNTRY_CODE_SCHEMA, ProblemSchema
 from service.domain.model import TIME_RANGE_TEXT
 
 from .machinery import answers, bodies, cors, errors, hygiene, ratelimit
 from .machinery.blueprint import BoundedString, check_request_headers
 from .machinery.bodies import MAX_JSON_DEPTH
 from .machinery.errors import PROBLEM_JSON
+from .machinery.history import IMMUTABLE
 from .machinery.spec import COUNTED_ANSWER, EVERY_ANSWER, Spec
 
 API_DESCRIPTION = f"""\
@@ -92,7 +93,8 @@ HEADERS = {
     },
     "Cache-Control": {
         "description": "`public, max-age=N`: N is bounded by the answer's `valid_until` (for "
-        "answers about now) and by the server's ceiling.",
+        "answers about now) and by the server's ceiling. An answer `as_of` a time at least "
+        f"{AS_OF_SETTLED_SECONDS} s in the past never changes: `{IMMUTABLE}`.",
         "schema": {"type": "string", "maxLength": 100, "example": "public, max-age=60"},
     },
     "Access-Control-Allow-Origin": {
@@ -265,7 +267,7 @@ class Api(flask_smorest.Api):
 
 def init_app(app: Flask) -> Api:
     """Wire the API into ``app``: configuration, blueprints, error handlers and docs."""
-    from . import board, checkpoints, closures, decisions, feed, health, rules
+    from . import board, checkpoints, closures, decisions, feed, health, rules, timeline
     from .machinery import metrics, waiting
 
     app.config.update(
@@ -316,6 +318,7 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(rules.blp)
     api.register_blueprint(closures.blp)
     api.register_blueprint(decisions.blp)
+    api.register_blueprint(timeline.blp)
     api.register_blueprint(feed.blp)
     api.register_blueprint(board.blp)
     board.init_app(app)

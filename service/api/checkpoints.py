@@ -97,7 +97,10 @@ class Checkpoints(MethodView):
         )
         body, links = page_body(page.items, page.next_after)
         if media_type == GEOJSON:
-            features = [feature(c["id"], c.get("location"), c) for c in body["items"]]
+            # The properties are the checkpoints as the JSON page gives them (times in UTC
+            # with "Z", fractions only when there are some), not as stored.
+            items = _schema.dump(body["items"], many=True)
+            features = [feature(c["id"], c.get("location"), c) for c in items]
             return geojson_response(features, links, next_cursor=body["next_cursor"])
         return body, 200, vary(links)
 
@@ -143,7 +146,8 @@ class Checkpoint(MethodView):
         """Get a checkpoint.
 
         With `as_of`, the checkpoint as it was recorded at that time (404 before it was created
-        or while it was deleted). `If-None-Match` gives `304`.
+        or while it was deleted); as of a time at least a minute past, also with
+        `Cache-Control: public, max-age=31536000, immutable`. `If-None-Match` gives `304`.
         """
         return get_item("checkpoint", checkpoint_id, as_of=as_of)
 

@@ -1,7 +1,8 @@
 """``/v1/decisions``, ``/v1/checkpoints/{id}/status`` and ``/v1/status``: the crossing answer.
 
 The decision itself is ``service.domain.decide``; this module only feeds it stored resources
-and sets how long the answer may be cached.
+and sets how long the answer may be cached. With ``as_of`` (transaction time) the resources are
+read as they were recorded then, and an answer about a settled past is cached for good.
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ from service.domain import (
     Decision,
     decide,
     derive_state,
+    format_time,
 )
 from service.storage import DecisionInput, NotFound
+from service.storage.times import to_stamp
 
 from .machinery.blueprint import Blueprint, headers
 from .machinery.bodies import read_json_object
 from .machinery.errors import Problem, flatten_errors
 from .machinery.etags import not_modified
+from .machinery.history import IMMUTABLE, settled
 from .machinery.pagination import decode_cursor, page_body
 from .machinery.representations import GEOJSON, JSON, feature, geojson_response, negotiate, vary
 from .machinery.resources import store
@@ -99,15 +103,39 @@ def current_states(country: str | None = None) -> dict[str, str]:
     }
 
 
-def _cacheable(body: dict, valid_until: datetime | None, at_given: bool, dumped: dict):
-    """The response with an ETag over its content and a bounded Cache-Control."""
+def inputs(
+    *, checkpoint_id: str | None = None, country: str | None = None, as_of: datetime | None = None
+) -> list[DecisionInput]:
+    """The decision inputs as stored now, or as they were recorded at ``as_of``."""
+    if as_of is None:
+        return store().decision_inputs(checkpoint_id=checkpoint_id, country=country)
+    return store().decision_inputs(
+        checkpoint_id=checkpoint_id, country=country, as_of=to_stamp(as_of)
+    )
+
+
+def with_as_of(body: dict, as_of: datetime | None) -> dict:
+    """The answer stating the ``as_of`` it was given for, when one was asked."""
+    return body if as_of is None else {**body, "as_of": format_time(as_of)}
+
+
+def cacheable(
+    body: dict,
+    valid_until: datetime | None,
+    at_given: bool,
+    dumped: dict,
+    as_of: datetime | None = None,
+):
+    """The response with an ETag over its content and a bounded Cache-Control (for good,
+    for an answer about a settled past)."""
     ceiling = current_app.config["CHECKPOINTS"].decision_max_age
     max_age = ceiling
-    if not at_given and valid_until is not None:
+    if not at_given and as_of is None and valid_until is not None:
         remaining = (valid_until - datetime.now(UTC)).total_seconds()
         max_age = max(0, min(ceiling, int(remaining)))
     etag = hashlib.blake2s(json.dumps(dumped, sort_keys=True).encode(), digest_size=12).hexdigest()
-    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": f'"{etag}"'}
+    cache_control = IMMUTABLE if settled(as_of) else f"public, max-age={max_age}"
+    headers = {"Cache-Control": cache_control, "ETag": f'"{etag}"'}
     cached = not_modified(etag)
     if cached is not None:
         cached.headers["Cache-Control"] = headers["Cache-Control"]
@@ -115,12 +143,14 @@ def _cacheable(body: dict, valid_until: datetime | None, at_given: bool, dumped:
     return body, 200, headers
 
 
-def _facts(args: dict) -> dict[str, str]:
+def facts_of(args: dict) -> dict[str, str]:
     return {name: args[name] for name in FACTS if args.get(name) is not None}
 
 
-def _decision(checkpoint_id: str, mode: str, at: datetime, facts: dict[str, str]) -> Decision:
-    (item,) = store().decision_inputs(checkpoint_id=checkpoint_id)
+def _decision(
+    checkpoint_id: str, mode: str, at: datetime, facts: dict[str, str], as_of: datetime | None
+) -> Decision:
+    (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
     return decide(
         checkpoint=item.checkpoint,
         rules=item.rules,
@@ -137,7 +167,7 @@ class Decisions(MethodView):
     @blp.response(200, DecisionSchema, headers=CACHE_HEADERS, example=DECISION_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getDecision", errors=(404, 422), request_headers=("If-None-Match",))
-    def get(self, checkpoint_id, mode, at=None, **facts):
+    def get(self, checkpoint_id, mode, at=None, as_of=None, **facts):
         """Decide one crossing.
 
         Precedence (first match wins): a closure covering the mode → prohibited; no rule in
@@ -145,11 +175,21 @@ class Decisions(MethodView):
         otherwise allowed, or for a restricted rule its condition over the stated facts
         (true → allowed, false → not allowed, undecidable → `allowed: null` with
         `missing_facts`).
+
+        With `as_of`, the answer the service would have given at that time, from the rules
+        and closures as recorded then; `at` defaults to `as_of`. In the example data,
+        `checkpoint_id=salcininkai&mode=goods&as_of=2025-10-28T12:00:00Z&at=2025-12-15T12:00:00Z`
+        is closed "until further notice" (closure revision 1, as first announced), with
+        `as_of=2025-11-01T12:00:00Z` it is allowed (revision 2 set the end to 2025-11-30),
+        and `as_of=2025-11-01T12:00:00Z&at=2025-11-25T12:00:00Z` is closed until
+        2025-11-30T22:00:00Z (the reopening of 2025-11-20 was recorded only on 2025-11-19).
         """
         at_given = at is not None
-        decision = _decision(checkpoint_id, mode, at or datetime.now(UTC), _facts(facts))
-        body = decision.to_dict()
-        return _cacheable(body, decision.valid_until, at_given, body)
+        decision = _decision(
+            checkpoint_id, mode, at or as_of or datetime.now(UTC), facts_of(facts), as_of
+        )
+        body = with_as_of(decision.to_dict(), as_of)
+        return cacheable(body, decision.valid_until, at_given, body, as_of)
 
     @blp.response(200, BatchResultSchema, example=BATCH_RESULT_EXAMPLE)
     @blp.doc(
@@ -166,11 +206,13 @@ class Decisions(MethodView):
 
         Results come in the order of the queries; a query that cannot be answered gets a
         problem object (with its `status`) in its place, and the others are still answered.
+        `as_of` applies to every query that does not give its own; each decision states the
+        `as_of` it was given for.
         """
         batch = BatchSchema().load(read_json_object())
         now = datetime.now(UTC)
         item_schema = BatchItemSchema()
-        inputs: dict[str, DecisionInput | None] = {}
+        read: dict[tuple[str, datetime | None], DecisionInput | None] = {}
         results = []
         for index, raw in enumerate(batch["queries"]):
             try:
@@ -186,28 +228,29 @@ class Decisions(MethodView):
                 )
                 continue
             checkpoint_id = query["checkpoint_id"]
-            if checkpoint_id not in inputs:
+            as_of = query.get("as_of") or batch.get("as_of")
+            key = (checkpoint_id, as_of)
+            if key not in read:
                 try:
-                    (inputs[checkpoint_id],) = store().decision_inputs(checkpoint_id=checkpoint_id)
+                    (read[key],) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
                 except NotFound:
-                    inputs[checkpoint_id] = None
-            if inputs[checkpoint_id] is None:
-                results.append(
-                    Problem(
-                        404, f"checkpoint {checkpoint_id!r} does not exist", kind="not-found"
-                    ).body()
-                )
+                    read[key] = None
+            if read[key] is None:
+                detail = f"checkpoint {checkpoint_id!r} does not exist"
+                if as_of is not None:
+                    detail = f"checkpoint {checkpoint_id!r} did not exist then"
+                results.append(Problem(404, detail, kind="not-found").body())
                 continue
-            item = inputs[checkpoint_id]
+            item = read[key]
             decision = decide(
                 checkpoint=item.checkpoint,
                 rules=item.rules,
                 closures=item.closures,
                 mode=query["mode"],
-                at=query.get("at") or now,
+                at=query.get("at") or as_of or now,
                 facts=query["facts"],
             )
-            results.append(decision.to_dict())
+            results.append(with_as_of(decision.to_dict(), as_of))
         return {"results": results}
 
 
@@ -217,18 +260,21 @@ class CheckpointStatus(MethodView):
     @blp.response(200, StatusSchema, headers=CACHE_HEADERS, example=STATUS_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getCheckpointStatus", errors=(404, 422), request_headers=("If-None-Match",))
-    def get(self, checkpoint_id, at=None, **facts):
+    def get(self, checkpoint_id, at=None, as_of=None, **facts):
         """A checkpoint's status: the four modes' decisions and the derived state.
 
         `state`: `unknown` (no rule or closure for any mode), `closed` (every mode with a rule
         or closure is refused), `open` (no closure, every ruled mode `allowed`), else
-        `restricted`. `valid_until` is the earliest of the four.
+        `restricted`. `valid_until` is the earliest of the four. With `as_of`, the status as
+        recorded then (`at` defaults to it): in the example data, Medininkai
+        `as_of=2024-02-20T12:00:00Z&at=2024-03-05T12:00:00Z` lets pedestrians cross (the ban
+        was decided on 2024-02-21), `as_of=2024-02-22T12:00:00Z` does not.
         """
         at_given = at is not None
-        (item,) = store().decision_inputs(checkpoint_id=checkpoint_id)
-        body = status(item, at or datetime.now(UTC), _facts(facts))
+        (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
+        body = with_as_of(status(item, at or as_of or datetime.now(UTC), facts_of(facts)), as_of)
         dumped = StatusSchema().dump(body)
-        return _cacheable(body, body["valid_until"], at_given, dumped)
+        return cacheable(body, body["valid_until"], at_given, dumped, as_of)
 
 
 @blp.route("/status")
@@ -250,27 +296,28 @@ class AllStatus(MethodView):
     )
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("listStatus", errors=(406, 422), request_headers=("If-None-Match",))
-    def get(self, limit, cursor=None, at=None, country=None, **facts):
+    def get(self, limit, cursor=None, at=None, as_of=None, country=None, **facts):
         """Every checkpoint's status (ordered by id, paginated).
 
         With `Accept: application/geo+json`, an RFC 7946 FeatureCollection: a Point
         `[lon, lat]` per checkpoint (`geometry: null` without a `location`), its status as
         `properties`, `next_cursor` as a foreign member. Any other `Accept` than these two (or
-        `*/*`) is a `406`.
+        `*/*`) is a `406`. With `as_of`, every status as recorded then (`at` defaults to it;
+        the checkpoints are those that existed then).
         """
         media_type = negotiate(JSON, GEOJSON)
         at_given = at is not None
-        at = at or datetime.now(UTC)
+        at = at or as_of or datetime.now(UTC)
         after = decode_cursor(cursor, str)
         items = [
             item
-            for item in store().decision_inputs(country=country)
+            for item in inputs(country=country, as_of=as_of)
             if after is None or item.checkpoint.id > after
         ]
-        page = [status(item, at, _facts(facts)) for item in items[:limit]]
+        page = [status(item, at, facts_of(facts)) for item in items[:limit]]
         next_key = page[-1]["checkpoint_id"] if len(items) > limit else None
         body, headers = page_body(page, next_key)
-        body = {"at": at, **body}
+        body = with_as_of({"at": at, **body}, as_of)
         ends = [s["valid_until"] for s in page if s["valid_until"] is not None]
         dumped = StatusPageSchema().dump(body)
         if media_type == GEOJSON:
@@ -279,7 +326,7 @@ class AllStatus(MethodView):
                 feature(s["checkpoint_id"], located[s["checkpoint_id"]], s) for s in dumped["items"]
             ]
             dumped = {"type": "FeatureCollection", "features": features}
-        response = _cacheable(body, min(ends) if ends else None, at_given, dumped)
+        response = cacheable(body, min(ends) if ends else None, at_given, dumped, as_of)
         if not isinstance(response, tuple):
             response.headers.update(vary())
             return response

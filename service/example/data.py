@@ -6,7 +6,10 @@ Government, the press). Where they are silent the data guesses, and says "illust
 the rule's ``note`` or the closure's ``description``. Locations are approximate (possibly
 several km off).
 
-Every write belongs to a ``Step`` dated by its announcement; the steps are in that order, and
+Every write belongs to a ``Step`` dated by its announcement and recorded at that time (00:00
+local time of the announcement's day, whose hour is not known; a closure's ``announced_at``
+where the data gives one). Where only the day a measure took effect is known, the step is
+dated a day before it and marked ``illustrative``. The steps are in that order, and
 within a step a rule is always shortened before the rule that follows it is created (rules of
 one checkpoint and mode never overlap). Ids are readable and stable:
 ``rule-<checkpoint>-<mode>-<n>`` (n counts that mode's rules at that point from 1) and
@@ -244,14 +247,15 @@ BOTH = ("medininkai", "salcininkai")
 
 TIMELINE: list[Step] = [
     Step(
-        date(2020, 1, 1),
-        "the six points as they were (illustrative)",
+        date(2019, 12, 31),
+        "the six points as they were (illustrative; recorded a day before 2020-01-01)",
         [Create("checkpoint", point["id"], point) for point in CHECKPOINTS]
         + [
             rule(point["id"], mode, 1, access="allowed", valid_from=START, note=NOTE_BEFORE_2023)
             for point in CHECKPOINTS
             for mode in MODES
         ],
+        illustrative=True,
     ),
     Step(
         date(2023, 8, 16),
@@ -306,8 +310,9 @@ TIMELINE: list[Step] = [
         ],
     ),
     Step(
-        date(2024, 8, 16),
-        "cars registered in Belarus may no longer enter Lithuania",
+        date(2024, 8, 15),
+        "cars registered in Belarus may no longer enter Lithuania from 2024-08-16 "
+        "(announcement day illustrative: a day before)",
         [
             write
             for point in BOTH
@@ -326,10 +331,12 @@ TIMELINE: list[Step] = [
                 ),
             )
         ],
+        illustrative=True,
     ),
     Step(
-        date(2025, 4, 17),
-        "only cars at Medininkai and Šalčininkai (start day illustrative)",
+        date(2025, 4, 16),
+        "only cars at Medininkai and Šalčininkai from 2025-04-17 (start day illustrative; "
+        "announcement day illustrative: a day before)",
         [
             write
             for point in BOTH
@@ -348,10 +355,12 @@ TIMELINE: list[Step] = [
                 ),
             )
         ],
+        illustrative=True,
     ),
     Step(
         date(2025, 10, 22),
-        "both points closed overnight after smuggling balloons (hours illustrative)",
+        "both points closed overnight after smuggling balloons (hours illustrative; recorded "
+        "at the closures' announced_at)",
         [
             closure(
                 point,
@@ -365,6 +374,7 @@ TIMELINE: list[Step] = [
             )
             for point in BOTH
         ],
+        hour="21:00",
     ),
     Step(
         date(2025, 10, 27),
@@ -440,8 +450,9 @@ TIMELINE: list[Step] = [
         ],
     ),
     Step(
-        date(2025, 11, 20),
-        "reopened early: cars only again",
+        date(2025, 11, 19),
+        "reopened early on 2025-11-20: cars only again (announcement day illustrative: a day "
+        "before)",
         [
             Update(
                 "closure",
@@ -485,5 +496,6 @@ TIMELINE: list[Step] = [
                 source=SOURCE_2025_11_20,
             ),
         ],
+        illustrative=True,
     ),
 ]

@@ -3,7 +3,10 @@
 Each write is validated by the resource's own schema exactly as the API validates a request
 body (``schema.dump(schema.load(body))``, read-only fields dropped) and written with
 ``Store.create`` / ``Store.update``, the latter conditional on the revision the loader holds,
-so the example leaves the same revision history and change feed that API clients would.
+so the example leaves the same revision history and change feed that API clients would. Each
+write is recorded at its step's announcement time (an operator's loader may supply recording
+times; the store refuses one earlier than the feed's last or in the future), so that ``as_of``
+answers what the service would have said on any past day.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from schemas.checkpoints import CheckpointSchema
 from schemas.closures import ClosureSchema
 from schemas.rules import RuleSchema
 from service.storage import Record, Store
+from service.storage.times import parse_stamp, to_stamp
 
 ACTOR = "example"
 ZONE = ZoneInfo("Europe/Vilnius")
@@ -64,17 +68,26 @@ Write = Create | Update
 
 @dataclass(frozen=True)
 class Step:
-    """The writes that one announcement made, in the order they are applied."""
+    """The writes that one announcement made, in the order they are applied, recorded at
+    ``announced`` ``hour`` (Vilnius local time). ``illustrative``: the announcement's day is
+    not known, only the day the measure took effect; the step is dated a day before it."""
 
     announced: date
     title: str
     writes: Sequence[Write] = field(default_factory=tuple)
+    hour: str = "00:00"
+    illustrative: bool = False
+
+    @property
+    def recorded_at(self) -> str:
+        """The storage timestamp every write of the step is recorded at."""
+        return to_stamp(parse_stamp(vilnius(f"{self.announced.isoformat()} {self.hour}")))
 
 
 def check_order(steps: Sequence[Step]) -> None:
-    """Raise unless the steps are in the order of their announcement dates."""
+    """Raise unless the steps are in the order of their announcement times."""
     for before, after in pairwise(steps):
-        if after.announced < before.announced:
+        if after.recorded_at < before.recorded_at:
             raise ValueError(
                 f"step {after.title!r} ({after.announced}) comes after "
                 f"{before.title!r} ({before.announced})"
@@ -98,16 +111,18 @@ class Loader:
         # (type, id) -> (revision held, checkpoint_id, the writable body last written)
         self._held: dict[tuple[str, str], tuple[int, str | None, dict[str, Any]]] = {}
 
-    def apply(self, write: Write) -> Record:
+    def apply(self, write: Write, recorded_at: str | None = None) -> Record:
+        """Apply one write, recorded now or (an operator's dated history) at ``recorded_at``."""
         if isinstance(write, Create):
-            return self._create(write)
-        return self._update(write)
+            return self._create(write, recorded_at)
+        return self._update(write, recorded_at)
 
     def apply_steps(self, steps: Sequence[Step]) -> int:
+        """Apply the steps in order, each write recorded at its step's announcement time."""
         check_order(steps)
         for step in steps:
             for write in step.writes:
-                self.apply(write)
+                self.apply(write, step.recorded_at)
         return self.written
 
     def _data(
@@ -122,7 +137,7 @@ class Loader:
             raise ValueError(f"{resource_type} {resource_id!r} names no checkpoint")
         return fields, {"id": resource_id, "checkpoint_id": checkpoint_id, **fields}
 
-    def _create(self, write: Create) -> Record:
+    def _create(self, write: Create, recorded_at: str | None) -> Record:
         key = (write.resource_type, write.resource_id)
         fields, data = self._data(
             write.resource_type, write.resource_id, write.checkpoint_id, write.body
@@ -132,12 +147,13 @@ class Loader:
             resource_id=write.resource_id,
             data=data,
             actor=self.actor,
+            recorded_at=recorded_at,
         )
         self._held[key] = (record.revision, write.checkpoint_id, fields)
         self.written += 1
         return record
 
-    def _update(self, write: Update) -> Record:
+    def _update(self, write: Update, recorded_at: str | None) -> Record:
         key = (write.resource_type, write.resource_id)
         if key not in self._held:
             raise ValueError(
@@ -153,6 +169,7 @@ class Loader:
             data=data,
             expected_revision=revision,
             actor=self.actor,
+            recorded_at=recorded_at,
         )
         self._held[key] = (record.revision, checkpoint_id, fields)
         self.written += 1

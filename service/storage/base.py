@@ -56,6 +56,11 @@ class Conflict(StorageError):
         super().__init__(detail)
 
 
+class HistoryOrder(StorageError):
+    """A recording time supplied by an operator's loader would put the feed's ``recorded_at``
+    out of order (earlier than the last write's) or in the future."""
+
+
 class TokenExists(StorageError):
     """A token with that name exists already."""
 
@@ -223,11 +228,13 @@ class Store(abc.ABC):
         data: Mapping[str, Any],
         actor: str,
         idempotency: IdempotencyKey | None = None,
+        recorded_at: str | None = None,
     ) -> Record:
         """Create a resource (or re-create a deleted one, continuing its history). With an
         idempotency key, one transaction looks the key up and either replays the first
         outcome (``Record.replayed``), raises IdempotencyMismatch, or writes the resource and
-        the key together; nothing of a create that did not commit is remembered."""
+        the key together; nothing of a create that did not commit is remembered.
+        ``recorded_at`` (operator loaders only, never HTTP): see ``update``."""
 
     @abc.abstractmethod
     def update(
@@ -238,8 +245,12 @@ class Store(abc.ABC):
         data: Mapping[str, Any],
         expected_revision: int | None,
         actor: str,
+        recorded_at: str | None = None,
     ) -> Record:
-        """Replace a live resource's fields, if it is still at ``expected_revision``."""
+        """Replace a live resource's fields, if it is still at ``expected_revision``.
+        ``recorded_at`` (a storage timestamp, for operator loaders of dated history, never
+        HTTP) records the write at that time instead of now; HistoryOrder, and nothing
+        written, if it is in the future or earlier than the feed's last ``recorded_at``."""
 
     @abc.abstractmethod
     def delete(
@@ -274,9 +285,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def decision_inputs(
-        self, *, checkpoint_id: str | None = None, country: str | None = None
+        self,
+        *,
+        checkpoint_id: str | None = None,
+        country: str | None = None,
+        as_of: str | None = None,
     ) -> list[DecisionInput]:
-        """Return live checkpoints (one, or all, or of a country) with their rules and closures."""
+        """Return live checkpoints (one, or all, or of a country) with their rules and
+        closures; with ``as_of`` (a storage timestamp), as they were recorded at that time
+        (each resource's newest revision recorded then, deleted ones left out)."""
 
     # --- change feed -----------------------------------------------------------------------
     @abc.abstractmethod

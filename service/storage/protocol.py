@@ -29,6 +29,7 @@ from .base import (
     FeedAhead,
     FeedGone,
     FeedPage,
+    HistoryOrder,
     IdempotencyKey,
     IdempotencyMismatch,
     NotFound,
@@ -125,18 +126,28 @@ class VersionedStore(Store):
             raise NotFound(resource_type, resource_id)
         return Record(resource_type, resource_id, row[0], json.loads(row[3]))
 
+    def _as_of(self, tx: Tx, as_of: str, where: str, params: list) -> list[tuple]:
+        """Transaction time: the newest revision recorded at or before ``as_of`` of each
+        resource that ``where`` selects, as (type, revision, action, data); deletions
+        included (their action says so)."""
+        return tx.execute(
+            "SELECT resource_type, revision, action, data FROM revisions r "
+            "WHERE recorded_at <= ? AND revision = (SELECT MAX(revision) FROM revisions p "
+            "WHERE p.resource_type = r.resource_type AND p.resource_id = r.resource_id "
+            f"AND p.recorded_at <= ?) AND ({where})",
+            [as_of, as_of, *params],
+        ).fetchall()
+
     def get_as_of(self, *, resource_type: str, resource_id: str, as_of: str) -> Record:
         with self.transaction() as tx:
-            row = tx.execute(
-                "SELECT revision, action, data FROM revisions WHERE resource_type = ? "
-                "AND resource_id = ? AND recorded_at <= ? ORDER BY revision DESC LIMIT 1",
-                [resource_type, resource_id, as_of],
-            ).fetchone()
-        if row is None or row[1] == "deleted":
+            rows = self._as_of(
+                tx, as_of, "resource_type = ? AND resource_id = ?", [resource_type, resource_id]
+            )
+        if not rows or rows[0][2] == "deleted":
             raise NotFound(
                 resource_type, resource_id, f"{resource_type} {resource_id!r} did not exist then"
             )
-        return Record(resource_type, resource_id, row[0], json.loads(row[2]))
+        return Record(resource_type, resource_id, rows[0][1], json.loads(rows[0][3]))
 
     def _record(
         self,
@@ -150,11 +161,14 @@ class VersionedStore(Store):
         fields: Mapping[str, Any] | None,
         created_at: str | None,
         checkpoint_id: str,
+        recorded_at: str | None = None,
     ) -> dict[str, Any] | None:
         """Write one revision: the new state, its history row and its feed event."""
         last_seq, last_recorded_at = tx.execute(
             "SELECT last_seq, last_recorded_at FROM feed_state WHERE id = 1"
         ).fetchone()
+        if recorded_at is not None:
+            tx.time = _supplied_time(recorded_at, last_recorded_at)
         # One time per transaction, and times never go backwards along the feed, whatever
         # the clocks of the writers (or hosts).
         tx.time = tx.time or max(now_stamp(), last_recorded_at)
@@ -190,6 +204,7 @@ class VersionedStore(Store):
         data: Mapping[str, Any],
         actor: str,
         idempotency: IdempotencyKey | None = None,
+        recorded_at: str | None = None,
     ) -> Record:
         kind = KINDS[resource_type]
         with self.transaction("write") as tx:
@@ -212,6 +227,7 @@ class VersionedStore(Store):
                 fields=data,
                 created_at=None,
                 checkpoint_id=kind.checkpoint_id(data),
+                recorded_at=recorded_at,
             )
             if idempotency is not None:
                 tx.execute(
@@ -282,6 +298,7 @@ class VersionedStore(Store):
         data: Mapping[str, Any],
         expected_revision: int | None,
         actor: str,
+        recorded_at: str | None = None,
     ) -> Record:
         kind = KINDS[resource_type]
         with self.transaction("write") as tx:
@@ -297,6 +314,7 @@ class VersionedStore(Store):
                 fields=data,
                 created_at=created_at,
                 checkpoint_id=kind.checkpoint_id(data),
+                recorded_at=recorded_at,
             )
         return Record(resource_type, resource_id, revision + 1, resource)
 
@@ -478,8 +496,14 @@ class VersionedStore(Store):
             return _keyset_page(tx, "closures", "starts_at", where, params, after, limit)
 
     def decision_inputs(
-        self, *, checkpoint_id: str | None = None, country: str | None = None
+        self,
+        *,
+        checkpoint_id: str | None = None,
+        country: str | None = None,
+        as_of: str | None = None,
     ) -> list[DecisionInput]:
+        if as_of is not None:
+            return self._decision_inputs_as_of(checkpoint_id, country, as_of)
         where, params = ["live = 1"], []
         if checkpoint_id is not None:
             where.append("id = ?")
@@ -508,6 +532,48 @@ class VersionedStore(Store):
         return [
             decision_input(json.loads(data), children[cid]["rules"], children[cid]["closures"])
             for cid, data in checkpoints
+        ]
+
+    def _decision_inputs_as_of(
+        self, checkpoint_id: str | None, country: str | None, as_of: str
+    ) -> list[DecisionInput]:
+        """Each resource's newest revision recorded at or before ``as_of``, from the history
+        (the same rows ``get_as_of`` reads), as the decision's inputs."""
+        where, params = "1 = 1", []
+        if checkpoint_id is not None:
+            # A rule's or closure's checkpoint never changes, and its row outlives deletion.
+            where = (
+                "(resource_type = 'checkpoint' AND resource_id = ?) "
+                "OR (resource_type = 'rule' AND resource_id IN "
+                "(SELECT id FROM rules WHERE checkpoint_id = ?)) "
+                "OR (resource_type = 'closure' AND resource_id IN "
+                "(SELECT id FROM closures WHERE checkpoint_id = ?))"
+            )
+            params = [checkpoint_id, checkpoint_id, checkpoint_id]
+        with self.transaction() as tx:
+            rows = self._as_of(tx, as_of, where, params)
+        found: dict[str, list[dict]] = {"checkpoint": [], "rule": [], "closure": []}
+        for resource_type, _, action, data in rows:
+            if action != "deleted":
+                found[resource_type].append(json.loads(data))
+        checkpoints = sorted(
+            (c for c in found["checkpoint"] if country is None or country in c["countries"]),
+            key=lambda c: c["id"],
+        )
+        if checkpoint_id is not None and not checkpoints:
+            raise NotFound(
+                "checkpoint", checkpoint_id, f"checkpoint {checkpoint_id!r} did not exist then"
+            )
+        children: dict[str, dict[str, list]] = {
+            c["id"]: {"rule": [], "closure": []} for c in checkpoints
+        }
+        for name in ("rule", "closure"):
+            for child in found[name]:
+                if child["checkpoint_id"] in children:
+                    children[child["checkpoint_id"]][name].append(child)
+        return [
+            decision_input(c, children[c["id"]]["rule"], children[c["id"]]["closure"])
+            for c in checkpoints
         ]
 
     # --- change feed -----------------------------------------------------------------------
@@ -744,6 +810,19 @@ class VersionedStore(Store):
                 [secret_hash],
             ).fetchone()
         return None if row is None else Token(*row)
+
+
+def _supplied_time(recorded_at: str, last_recorded_at: str) -> str:
+    """A recording time an operator's loader supplies, if it keeps the feed in time order."""
+    if recorded_at > now_stamp():
+        raise HistoryOrder(f"the recording time {recorded_at} is in the future")
+    if recorded_at < last_recorded_at:
+        raise HistoryOrder(
+            f"the recording time {recorded_at} is earlier than the last write's "
+            f"({last_recorded_at}): dated history can only be loaded into an empty database "
+            "or after what it holds"
+        )
+    return recorded_at
 
 
 def _keyset_page(

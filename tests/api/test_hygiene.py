@@ -23,6 +23,8 @@ REQUIRED_QUERY = {
     "/v1/decisions": f"?checkpoint_id=medininkai&mode=goods&{AT}",
     "/v1/checkpoints/<checkpoint_id>/status": f"?{AT}",
     "/v1/status": f"?{AT}",
+    "/v1/checkpoints/<checkpoint_id>/timeline": "?from=2024-01-01T00:00:00Z"
+    "&to=2025-01-01T00:00:00Z",
 }
 
 

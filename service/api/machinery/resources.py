@@ -17,6 +17,7 @@ from . import idempotency
 from .bodies import MERGE_PATCH, read_json_object
 from .errors import Problem, flatten_errors
 from .etags import expected_revision, not_modified
+from .history import IMMUTABLE, settled
 from .tags import quoted, record_etag
 
 
@@ -101,14 +102,21 @@ def item_response(record: Record, status: int = 200, *, location: str | None = N
 
 
 def get_item(resource_type: str, resource_id: str, *, as_of=None):
-    """A resource (as of a time, if given), or a 304 when If-None-Match matches."""
+    """A resource (as of a time, if given), or a 304 when If-None-Match matches. As of a
+    settled time, cached for good."""
     if as_of is not None:
         record = store().get_as_of(
             resource_type=resource_type, resource_id=resource_id, as_of=to_stamp(as_of)
         )
     else:
         record = store().get(resource_type=resource_type, resource_id=resource_id)
-    return not_modified(record_etag(record)) or item_response(record)
+    response = not_modified(record_etag(record)) or item_response(record)
+    if settled(as_of):
+        if isinstance(response, tuple):
+            response[2]["Cache-Control"] = IMMUTABLE
+        else:
+            response.headers["Cache-Control"] = IMMUTABLE
+    return response
 
 
 def create_item(
