@@ -179,6 +179,7 @@ class DecisionSchema(StrictSchema):
         },
     )
     as_of = Time(metadata={"description": AS_OF_ECHO})
+    OPTIONAL_IN_ANSWERS = frozenset({"as_of"})
 
 
 class StatusSchema(StrictSchema):
@@ -195,11 +196,13 @@ class StatusSchema(StrictSchema):
     )
     valid_until = Time(allow_none=True, metadata={"description": "The earliest of the four."})
     as_of = Time(metadata={"description": AS_OF_ECHO})
+    OPTIONAL_IN_ANSWERS = frozenset({"as_of"})
 
 
 class StatusPageSchema(StrictSchema):
     at = Time()
     as_of = Time(metadata={"description": AS_OF_ECHO})
+    OPTIONAL_IN_ANSWERS = frozenset({"as_of"})
     items = fields.List(fields.Nested(StatusSchema), validate=validate.Length(max=MAX_PAGE))
     next_cursor = cursor_field(
         allow_none=True, metadata={"description": "Pass as `cursor` for the next page."}

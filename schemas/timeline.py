@@ -77,6 +77,7 @@ class TimelineSchema(StrictSchema):
     start = Time(data_key="from")
     end = Time(data_key="to")
     as_of = Time(metadata={"description": AS_OF_ECHO})
+    OPTIONAL_IN_ANSWERS = frozenset({"as_of"})
     modes = fields.Dict(
         keys=fields.String(validate=validate.OneOf(MODES)),
         values=fields.List(
