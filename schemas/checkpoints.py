@@ -15,6 +15,7 @@ from .common import (
     ID_MAX_LENGTH,
     ID_PATTERN,
     MAX_PAGE,
+    AsOf,
     PaginationQuerySchema,
     StrictSchema,
     Time,
@@ -182,8 +183,11 @@ class CheckpointListQuerySchema(PaginationQuerySchema):
 
 
 class CheckpointItemQuerySchema(StrictSchema):
-    as_of = Time(
-        metadata={"description": "Give the checkpoint as it was recorded at this time (RFC 3339)."}
+    as_of = AsOf(
+        metadata={
+            "description": "Give the checkpoint as it was recorded at this time (RFC 3339); "
+            "not in the future."
+        }
     )
 
 

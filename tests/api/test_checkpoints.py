@@ -255,6 +255,10 @@ def test_as_of_gives_the_state_recorded_then(client, editor, admin):
     assert client.get(f"/v1/checkpoints/medininkai?as_of={local}").get_json()["name"] == "Renamed"
     naive = assert_problem(client.get(f"/v1/checkpoints/medininkai?as_of={shifted}"), 422)
     assert "as_of" in naive["errors"]
+    future = assert_problem(
+        client.get("/v1/checkpoints/medininkai?as_of=2999-01-01T00:00:00Z"), 422
+    )
+    assert "future" in future["errors"]["as_of"][0]
 
 
 def _now() -> str:
