@@ -332,3 +332,14 @@ def any_database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'checkpoints.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def backend(any_database_url):
+    """A migrated store on each backend in turn, closed afterwards."""
+    from service.storage import open_store
+
+    store = open_store(any_database_url)
+    store.migrate()
+    yield store
+    store.close()

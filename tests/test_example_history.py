@@ -14,19 +14,11 @@ from service.cli import main
 from service.config import Config
 from service.example import TIMELINE, load
 from service.example.timeline import Create, Loader
-from service.storage import HistoryOrder, open_store
+from service.storage import HistoryOrder
 from service.storage.times import now_stamp
 from tests.conftest import CHECKPOINT
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def backend(any_database_url):
-    store = open_store(any_database_url)
-    store.migrate()
-    yield store
-    store.close()
 
 
 def test_each_write_is_recorded_at_its_announcement(backend):

@@ -26,14 +26,6 @@ from service.storage.times import now_stamp
 from tests.conftest import CHECKPOINT
 
 
-@pytest.fixture
-def backend(any_database_url):
-    store = open_store(any_database_url)
-    store.migrate()
-    yield store
-    store.close()
-
-
 def fields(**changes):
     return {**CHECKPOINT, **changes}
 
