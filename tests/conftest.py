@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -125,6 +127,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: The access-log line of a server started with ``log_worker_pids``: which worker process
+#: answered which request.
+WORKER_PID_LOG_FORMAT = "served pid=%(p)s method=%(m)s path=%(U)s status=%(s)s"
+_WORKER_PID_LOG = re.compile(r"served pid=<(\d+)> method=(\S+) path=(\S+) status=\d+")
+
 #: Every Server started in this test session; any still running at its end is killed.
 _LIVE: set[Server] = set()
 
@@ -156,7 +163,14 @@ class Server:
     #: How long gunicorn may take to answer /readyz with 200 (a loaded CI machine is slow).
     READY_SECONDS = 60.0
 
-    def __init__(self, database_url: str, *, workers: int = 3, extra_env: dict | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workers: int = 3,
+        extra_env: dict | None = None,
+        log_worker_pids: bool = False,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -166,6 +180,9 @@ class Server:
             "WEB_CONCURRENCY": str(workers),
             **(extra_env or {}),
         }
+        if log_worker_pids:
+            # gunicorn reads GUNICORN_CMD_ARGS after gunicorn.conf.py: it overrides the format.
+            self.env["GUNICORN_CMD_ARGS"] = f"--access-logformat '{WORKER_PID_LOG_FORMAT}'"
         self.log = None
         self.log_path: Path | None = None
         self.process = None
@@ -192,6 +209,19 @@ class Server:
             self.stop()
             raise RuntimeError(f"gunicorn did not start: {exc}\n{self.log_tail()}") from exc
         return self
+
+    def served_by(self, method: str, path: str) -> Counter:
+        """Requests ``method path`` answered, per worker pid, from the access log (a server
+        started with ``log_worker_pids``): the proof that several processes took part."""
+        if self.log_path is None or not self.log_path.exists():
+            return Counter()
+        return Counter(
+            pid
+            for pid, logged_method, logged_path in _WORKER_PID_LOG.findall(
+                self.log_path.read_text(errors="replace")
+            )
+            if logged_method == method and logged_path == path
+        )
 
     def log_tail(self, size: int = 3000) -> str:
         if self.log_path is None or not self.log_path.exists():

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from service.example.data import CHECKPOINTS as EXAMPLE_CHECKPOINTS
+from service.storage import CheckpointFilter, open_store
+from tests.conftest import CHECKPOINT, ROOT
 
 pytestmark = pytest.mark.gunicorn
 
@@ -28,16 +30,48 @@ def run(database_url, *args):
     return result
 
 
+def stored(database_url) -> tuple[list[str], int]:
+    """The live checkpoint ids and the feed position of the database, read back from it."""
+    store = open_store(database_url)
+    try:
+        page = store.list_checkpoints(filters=CheckpointFilter(), after=None, limit=100)
+        return [item["id"] for item in page.items], store.feed_position()
+    finally:
+        store.close()
+
+
 def test_init_db_is_idempotent_and_load_example_fills_an_empty_database(database_url):
     first = run(database_url, "init-db")
     assert first.returncode == 0, first.stderr
     assert "applied" in first.stdout and "m001" in first.stdout
     second = run(database_url, "init-db")
     assert second.returncode == 0 and "applied 0" in second.stdout
+    assert stored(database_url) == ([], 0)
     loaded = run(database_url, "load-example", "--if-empty")
     assert loaded.returncode == 0, loaded.stderr
+    ids, position = stored(database_url)
+    assert sorted(ids) == sorted(point["id"] for point in EXAMPLE_CHECKPOINTS)
+    assert loaded.stdout.strip() == f"example loaded: {position} writes"
     again = run(database_url, "load-example", "--if-empty")
-    assert "not loaded" in again.stdout
+    assert again.returncode == 0 and "not loaded" in again.stdout
+    assert stored(database_url) == (ids, position)
+
+
+def test_load_example_if_empty_leaves_a_database_with_data_as_it_was(database_url, tmp_path):
+    assert run(database_url, "init-db").returncode == 0
+    store = open_store(database_url)
+    try:
+        store.create(
+            resource_type="checkpoint", resource_id=CHECKPOINT["id"], data=CHECKPOINT, actor="x"
+        )
+    finally:
+        store.close()
+    before = stored(database_url)
+    assert before == ([CHECKPOINT["id"]], 1)
+    result = run(database_url, "load-example", "--if-empty")
+    assert result.returncode == 0, result.stderr
+    assert "not loaded" in result.stdout
+    assert stored(database_url) == before
 
 
 def test_tokens_create_list_revoke_and_authorise(database_url, tmp_path):

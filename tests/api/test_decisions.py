@@ -298,6 +298,49 @@ def test_batch_decisions_answer_in_order_with_per_item_problems(client, medinink
     assert results[4]["reasons"][0]["code"] == "rule"
 
 
+def test_batch_decides_each_query_at_its_own_at(client, medininkai):
+    """Every instant here is answered differently today (pedestrians are stopped for good,
+    Belarus-registered cars are banned, the overnight closure is over), so a batch that
+    decided at the current time would fail each of these."""
+    cases = [
+        ({"mode": "pedestrian", "at": "2024-02-29T21:59:59Z"}, True, "allowed"),
+        ({"mode": "pedestrian", "at": "2024-03-02T10:00:00Z"}, False, "rule"),
+        (
+            {
+                "mode": "vehicle",
+                "at": "2024-08-01T10:00:00Z",
+                "facts": {"direction": "entry", "vehicle_registration": "BY"},
+            },
+            None,
+            "no_rule",
+        ),
+        (
+            {
+                "mode": "vehicle",
+                "at": "2024-09-01T10:00:00Z",
+                "facts": {"direction": "entry", "vehicle_registration": "BY"},
+            },
+            False,
+            "condition_not_met",
+        ),
+        ({"mode": "vehicle", "at": "2025-10-22T22:00:00Z"}, False, "closure"),
+    ]
+    queries = [{"checkpoint_id": "medininkai", **query} for query, _, _ in cases]
+    results = client.post("/v1/decisions", json={"queries": queries}).get_json()["results"]
+    for (query, allowed, code), result in zip(cases, results, strict=True):
+        assert result["at"] == query["at"]
+        assert result["allowed"] is allowed, query
+        assert [reason["code"] for reason in result["reasons"]] == [code], query
+    single = [
+        client.get("/v1/decisions", query_string=query).get_json()
+        for query in (
+            {"checkpoint_id": "medininkai", "mode": q["mode"], "at": q["at"], **q.get("facts", {})}
+            for q, _, _ in cases
+        )
+    ]
+    assert results == single
+
+
 @pytest.mark.parametrize(
     "body",
     [
