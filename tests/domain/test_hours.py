@@ -239,6 +239,12 @@ def test_state_holds_until_the_change_and_differs_at_it(text, clock_change, seco
     at = clock_change + timedelta(seconds=seconds)
     state, change = open_state(text, VILNIUS, "LT", at)
     if change is None:
+        # No change ever: the same answer every 15 minutes over the next two days (the
+        # clock change among them) and at instants spread over the next ten years.
+        later = [at + timedelta(minutes=15 * step) for step in range(1, 2 * 24 * 4 + 1)]
+        later += [at + timedelta(days=3650) * fraction for fraction in fractions]
+        for instant in later:
+            assert open_state(text, VILNIUS, "LT", instant) == (state, None), instant
         return
     assert change > at
     assert open_state(text, VILNIUS, "LT", change)[0] != state
