@@ -84,6 +84,12 @@ def test_put_accepts_read_only_fields_equal_to_the_stored_ones(client, editor):
         headers={**editor, "If-Match": created.headers["ETag"]},
     )
     assert response.status_code == 200, response.get_json()
+    updated = response.get_json()
+    # The new name is stored; every read-only field but the revision and the update time is
+    # as it was.
+    assert updated.pop("updated_at") >= stored.pop("updated_at")
+    assert updated == {**stored, "name": "Renamed", "revision": 2}
+    assert client.get("/v1/checkpoints/medininkai").get_json() == response.get_json()
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,13 @@ def test_keys_belong_to_their_token(client, editor, admin, store):
         "/v1/checkpoints", json=point(2), headers={**admin, "Idempotency-Key": "same"}
     )
     assert response.status_code == 201
+    # A write of the admin's own, not the editor's replayed.
+    assert response.get_json()["id"] == "point-002" and response.get_json()["revision"] == 1
+    assert "Idempotent-Replayed" not in response.headers
+    assert [c["resource_id"] for c in client.get("/v1/changes").get_json()["changes"]] == [
+        "point-001",
+        "point-002",
+    ]
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "naïve"])
