@@ -89,8 +89,6 @@ def assert_problem(response, status: int) -> dict:
     return body
 
 
-#: The Chromium the browser tests drive.
-CHROMIUM = Path("/usr/bin/chromium")
 #: The flags every headless Chromium here needs: no sandbox as root, no GPU, and nothing that
 #: reaches out to the network on its own (its connections would be refused, many at a time).
 CHROMIUM_FLAGS = [
@@ -105,16 +103,33 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def node_tools(target: str, *needed: Path) -> Path:
-    """The npm tools a Makefile target installs under var/ (``browser-tools``,
-    ``spec-tools``), installed when missing; returns their directory. Without node, npm or
-    another of ``needed``, the test fails in CI (CI=true) and is skipped elsewhere."""
-    missing = [name for name in ("node", "npm") if shutil.which(name) is None]
-    missing += [str(path) for path in needed if not path.exists()]
+def needed_for_this_test(missing: list[str]) -> None:
+    """Nothing when ``missing`` is empty; else the test fails in CI (CI=true), where every
+    tool must be there, and is skipped elsewhere."""
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(f"missing for this test: {', '.join(missing)}")
         pytest.skip(f"missing: {', '.join(missing)}")
+
+
+def chromium() -> str:
+    """The Chromium the browser tests drive: ``CHECKPOINTS_CHROMIUM`` (a path or a command
+    name) if set, else ``chromium`` or ``chromium-browser`` on PATH. Missing, the test fails
+    in CI and is skipped elsewhere."""
+    wanted = os.environ.get("CHECKPOINTS_CHROMIUM")
+    names = [wanted] if wanted else ["chromium", "chromium-browser"]
+    for name in names:
+        if found := shutil.which(name):
+            return found
+    needed_for_this_test([f"Chromium ({' or '.join(names)})"])
+    raise AssertionError("unreachable")  # needed_for_this_test failed or skipped
+
+
+def node_tools(target: str) -> Path:
+    """The npm tools a Makefile target installs under var/ (``browser-tools``,
+    ``spec-tools``), installed when missing; returns their directory. Without node or npm
+    the test fails in CI and is skipped elsewhere."""
+    needed_for_this_test([name for name in ("node", "npm") if shutil.which(name) is None])
     tools = ROOT / "var" / target
     if not (tools / "node_modules" / ".installed").exists():
         subprocess.run(["make", "-s", target], cwd=ROOT, check=True, timeout=600)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from service.example import load
-from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, Server, make_token, node_tools
+from tests.conftest import CHROMIUM_FLAGS, ROOT, Server, chromium, make_token, node_tools
 
 TOOLS = ROOT / "var" / "browser-tools"
 SHOTS = ROOT / "var" / "screenshots"
@@ -26,15 +26,18 @@ SIZES = [
 pytestmark = pytest.mark.browser
 
 
-def _tools() -> None:
-    """Chromium, node and the npm tools; in CI (CI=true) a missing one fails, never skips."""
-    node_tools("browser-tools", CHROMIUM)
+def _tools() -> str:
+    """Chromium (returned), node and the npm tools; in CI (CI=true) a missing one fails,
+    never skips."""
+    browser = chromium()
+    node_tools("browser-tools")
+    return browser
 
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory):
     """What Chromium saw on the board and a checkpoint's page (run once for the module)."""
-    _tools()
+    browser = _tools()
     from service import create_app
     from service.config import Config
 
@@ -51,7 +54,7 @@ def seen(tmp_path_factory):
         server.start(tmp / "gunicorn.log")
         job = {
             "tools": str(TOOLS),
-            "chromium": str(CHROMIUM),
+            "chromium": browser,
             "args": CHROMIUM_FLAGS,
             "base": server.url,
             "shots": str(SHOTS),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import subprocess
 import threading
@@ -16,15 +15,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import CHECKPOINT, CHROMIUM, CHROMIUM_FLAGS, Server, make_token
+from tests.conftest import CHECKPOINT, CHROMIUM_FLAGS, Server, chromium, make_token
 
-pytestmark = [
-    pytest.mark.browser,
-    # In CI (CI=true) a missing Chromium fails the test instead of skipping it.
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and os.environ.get("CI") != "true", reason="Chromium is not installed"
-    ),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def _chromium_is_there() -> None:
+    """Before any server starts: a missing Chromium skips, or fails in CI."""
+    chromium()
+
 
 #: The page's script: each step's outcome goes into <pre id="result"> for --dump-dom.
 SCRIPT = """
@@ -123,7 +123,7 @@ def chromium_dom(url: str, profile: Path) -> str:
     """The DOM of ``url`` once its scripts and their fetches are done."""
     result = subprocess.run(
         [
-            str(CHROMIUM),
+            chromium(),
             *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             # Virtual time waits for the page's fetches before the DOM is dumped.

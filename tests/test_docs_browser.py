@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, Server, node_tools
+from tests.conftest import CHROMIUM_FLAGS, ROOT, Server, chromium, node_tools
 
 SCRIPT = ROOT / "tests" / "browser" / "docs.cjs"
 
@@ -17,13 +17,14 @@ pytestmark = pytest.mark.browser
 
 
 def test_try_it_out_calls_the_server_that_served_the_docs(app, database_url, tmp_path):
-    tools = node_tools("browser-tools", CHROMIUM)
+    browser = chromium()
+    tools = node_tools("browser-tools")
     with Server(database_url, workers=1) as server:
         server.start(tmp_path / "gunicorn.log")
         assert not server.url.endswith(":8000")
         job = {
             "tools": str(tools),
-            "chromium": str(CHROMIUM),
+            "chromium": browser,
             "args": CHROMIUM_FLAGS,
             "base": server.url,
             "tag": "health",
