@@ -41,6 +41,37 @@ def prepare_database(folder: Path) -> str:
 
 
 # --- servers -------------------------------------------------------------------------------
+#: Settings given with ``--set NAME=VALUE``: environment variables of every server a benchmark
+#: starts (gunicorn.conf.py's and the service's, e.g. ``GUNICORN_WORKER_CONNECTIONS=1000`` or
+#: ``CHECKPOINTS_SQLITE_BUSY_SLICE_MS=15000``), over those of the setup measured; so that an
+#: alternative is measured with one command, never a code edit.
+SETTINGS: dict[str, str] = {}
+
+
+def add_settings_option(parser) -> None:
+    """Add ``--set NAME=VALUE`` (repeatable) to a benchmark's command line."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for every server started, over the setup's own "
+        "(e.g. GUNICORN_WORKER_CONNECTIONS=1000); repeatable",
+    )
+
+
+def apply_settings(args) -> dict[str, str]:
+    """Take the parsed ``--set`` options into SETTINGS; returns them (for the report)."""
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--set wants NAME=VALUE, not {item!r}")
+        SETTINGS[name] = value
+    if SETTINGS:
+        print("settings: " + " ".join(f"{k}={v}" for k, v in SETTINGS.items()), flush=True)
+    return dict(SETTINGS)
+
+
 @dataclass
 class Setup:
     """How to serve: the gunicorn command line and environment, and whether nginx is in front."""
@@ -124,6 +155,7 @@ class Server:
             # these measure serving, not the limiter.
             "CHECKPOINTS_RATELIMIT_ENABLED": "false",
             **self.setup.env,
+            **SETTINGS,
         }
         args = [*self.setup.args]
         if "gunicorn.conf.py" not in args:

@@ -33,6 +33,8 @@ from benchmarks._load import (
     CONFIGURED,
     DECISION,
     Server,
+    add_settings_option,
+    apply_settings,
     percentile,
     prepare_database,
     run_normal,
@@ -138,7 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--wakes", type=int, default=30)
+    add_settings_option(parser)
     args = parser.parse_args()
+    apply_settings(args)
     two = replace(CONFIGURED, env={"WEB_CONCURRENCY": "2"})
     results: dict[str, dict[str, float]] = {"SQLite": {}, "PostgreSQL": {}}
     with (

@@ -31,6 +31,8 @@ from _load import (
     Crowd,
     CrowdRunner,
     Server,
+    add_settings_option,
+    apply_settings,
     get_json,
     prepare_database,
     run_normal,
@@ -78,7 +80,10 @@ def _token(database_url: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per phase (≤ 30)")
-    seconds = min(parser.parse_args().seconds, 30.0)
+    add_settings_option(parser)
+    args = parser.parse_args()
+    apply_settings(args)
+    seconds = min(args.seconds, 30.0)
 
     with tempfile.TemporaryDirectory() as tmp:
         database_url = prepare_database(Path(tmp))

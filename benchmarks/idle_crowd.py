@@ -24,7 +24,16 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the benchmarks folder importable
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _load import CONFIGURED, DECISION, Server, percentile, prepare_database, table
+from _load import (
+    CONFIGURED,
+    DECISION,
+    Server,
+    add_settings_option,
+    apply_settings,
+    percentile,
+    prepare_database,
+    table,
+)
 
 PATHS = {"/healthz": "GET /healthz", DECISION: "GET /v1/decisions?..."}
 
@@ -99,7 +108,9 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=5000, help="idle connections held open")
     parser.add_argument("--clients", type=int, default=300, help="fresh clients per phase")
     parser.add_argument("--every", type=float, default=0.02, help="seconds between them")
+    add_settings_option(parser)
     args = parser.parse_args()
+    apply_settings(args)
     raise_open_file_limit(1000)
     phase_seconds = args.clients * (args.every + 0.01) + 5
     with tempfile.TemporaryDirectory(prefix="idle-crowd-") as folder:

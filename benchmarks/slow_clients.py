@@ -35,6 +35,8 @@ from _load import (
     Crowd,
     CrowdRunner,
     Server,
+    add_settings_option,
+    apply_settings,
     get_json,
     percentile,
     prepare_database,
@@ -80,7 +82,9 @@ def main() -> int:
     parser.add_argument(
         "--with-nginx", action="store_true", help="also measure gthread workers behind nginx"
     )
+    add_settings_option(parser)
     args = parser.parse_args()
+    apply_settings(args)
     seconds = min(args.seconds, 15.0)
     setups = [PLAIN_SYNC, CONFIGURED]
     if args.with_nginx:

@@ -21,6 +21,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["checkpoints.store"] = open_store(
         config.database_url,
         busy_timeout_ms=config.sqlite_busy_timeout_ms,
+        busy_slice_ms=config.sqlite_busy_slice_ms,
         poll_interval=config.feed_poll_interval,
         pool_size=config.pg_pool_size,
         statement_timeout_ms=config.pg_statement_timeout_ms,

@@ -18,6 +18,10 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     #: How long a writer waits for SQLite's write lock before giving up, in milliseconds.
     sqlite_busy_timeout_ms: int = 15_000
+    #: Longest one wait inside SQLite for its write lock, in milliseconds: a server retries
+    #: after a sleep that yields between such waits. Set to the busy timeout, SQLite's own
+    #: busy wait does all the waiting (blocking a gevent worker meanwhile).
+    sqlite_busy_slice_ms: int = 20
     #: PostgreSQL connections each worker process keeps at most (its pool's size).
     pg_pool_size: int = 4
     #: Longest one PostgreSQL statement may run (lock waits included), in milliseconds.
@@ -61,6 +65,9 @@ class Config:
             max_body_bytes=int(env.get("CHECKPOINTS_MAX_BODY_BYTES", cls.max_body_bytes)),
             sqlite_busy_timeout_ms=int(
                 env.get("CHECKPOINTS_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms)
+            ),
+            sqlite_busy_slice_ms=int(
+                env.get("CHECKPOINTS_SQLITE_BUSY_SLICE_MS", cls.sqlite_busy_slice_ms)
             ),
             pg_pool_size=int(env.get("CHECKPOINTS_PG_POOL_SIZE", cls.pg_pool_size)),
             pg_statement_timeout_ms=int(

@@ -68,6 +68,7 @@ def open_store(
     url: str,
     *,
     busy_timeout_ms: int = 15_000,
+    busy_slice_ms: int = 20,
     poll_interval: float = 0.1,
     pool_size: int = 4,
     statement_timeout_ms: int = 15_000,
@@ -85,7 +86,9 @@ def open_store(
             raise ValueError(f"an SQLite URL needs a path: {url!r}")
         from .sqlite import SQLiteStore
 
-        store: Store = SQLiteStore(path, busy_timeout_ms=busy_timeout_ms)
+        store: Store = SQLiteStore(
+            path, busy_timeout_ms=busy_timeout_ms, busy_slice_ms=busy_slice_ms
+        )
     elif parts.scheme in {"postgresql", "postgres"}:
         from .postgres import PostgresStore
 

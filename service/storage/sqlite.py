@@ -28,9 +28,6 @@ from .protocol import Mode, Tx, VersionedStore
 
 log = logging.getLogger(__name__)
 
-#: Longest a server connection waits inside SQLite for the write lock before yielding.
-_BUSY_SLICE_MS = 20
-
 _READ_ONLY_CODES = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
 
 
@@ -113,9 +110,10 @@ class _Pool:
 class SQLiteStore(VersionedStore):
     """Storage in one SQLite file, in WAL mode."""
 
-    def __init__(self, path: str, *, busy_timeout_ms: int = 15_000):
+    def __init__(self, path: str, *, busy_timeout_ms: int = 15_000, busy_slice_ms: int = 20):
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        self.busy_slice_ms = busy_slice_ms
         self._local = threading.local()
         self._pool = _Pool(self._connect)
         #: (pid, detail) once this process has met damaged data: it then refuses writes
@@ -134,7 +132,7 @@ class SQLiteStore(VersionedStore):
         # worker: the server's connections wait in short slices and ``_begin_immediate``
         # retries between them with a sleep that yields. Operator commands (create=True) wait
         # the whole time.
-        busy_ms = self.busy_timeout_ms if create else min(_BUSY_SLICE_MS, self.busy_timeout_ms)
+        busy_ms = self.busy_timeout_ms if create else min(self.busy_slice_ms, self.busy_timeout_ms)
         try:
             return self._open(f"file:{path}?mode={'rwc' if create else 'rw'}", busy_ms)
         except sqlite3.Error as exc:
