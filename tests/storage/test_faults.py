@@ -425,3 +425,29 @@ def test_a_full_disk_answers_503_and_recovers_when_space_returns(tmpfs):
     assert client.get("/readyz").status_code == 200
     assert client.post("/v1/checkpoints", json=point(700), headers=editor).status_code == 201
     app.extensions["checkpoints.store"].close()
+
+
+@pytest.mark.parametrize(
+    ("env", "waits_ms"),
+    [
+        pytest.param({}, 20, id="default-slice"),
+        pytest.param({"CHECKPOINTS_SQLITE_BUSY_SLICE_MS": "15000"}, 15000, id="sqlite-waits"),
+        pytest.param(
+            {
+                "CHECKPOINTS_SQLITE_BUSY_SLICE_MS": "15000",
+                "CHECKPOINTS_SQLITE_BUSY_TIMEOUT_MS": "500",
+            },
+            500,
+            id="never-beyond-the-timeout",
+        ),
+    ],
+)
+def test_a_server_connection_lets_sqlite_wait_at_most_the_busy_slice(tmp_path, env, waits_ms):
+    url = f"sqlite:///{tmp_path / 'checkpoints.db'}"
+    app = create_app(Config.from_env({"CHECKPOINTS_DATABASE_URL": url, **env}))
+    store = app.extensions["checkpoints.store"]
+    store.migrate()
+    try:
+        assert store._conn().execute("PRAGMA busy_timeout").fetchone()[0] == waits_ms
+    finally:
+        store.close()
