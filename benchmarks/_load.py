@@ -180,6 +180,17 @@ class Server:
             raise
         return self
 
+    def workers_rss_kib(self) -> int:
+        """The resident memory of gunicorn's worker processes together, in KiB (Linux)."""
+        master = self.processes[0].pid
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        total = 0
+        for pid in children:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        return total
+
     def _wait_until_ready(self, *, deadline: float) -> None:
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.processes):

@@ -6,7 +6,9 @@ each, one every 20 ms) send ``GET /healthz`` and a decision request, first alone
 another process holds ``--idle`` (5,000) TCP connections open that never send a byte. The
 server closes each idle connection after ``GUNICORN_KEEPALIVE`` seconds; the crowd opens a new
 one at once, so it stays at its size throughout. Prints p50, p99 and max of the fresh
-clients' answer times and the ratio to alone.
+clients' answer times and the ratio to alone, and the workers' resident memory per idle
+connection. ``--set GUNICORN_WORKER_CONNECTIONS=1000 --idle 2500`` measures gunicorn's own
+bound on connections per worker against the configured one.
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ def main() -> int:
         with Server(CONFIGURED, url, Path(folder)) as server:
             fresh_clients(server.port, 20, 0)  # warm up
             alone = fresh_clients(server.port, args.clients, args.every)
+            rss_alone = server.workers_rss_kib()
             ready, report = multiprocessing.Event(), multiprocessing.Queue()
             crowd = multiprocessing.Process(
                 target=hold_crowd,
@@ -129,6 +132,7 @@ def main() -> int:
                 if not ready.wait(60):
                     raise RuntimeError("the crowd could not open its connections")
                 time.sleep(0.5)  # the workers have accepted it
+                rss_crowd = server.workers_rss_kib()
                 crowded = fresh_clients(server.port, args.clients, args.every)
                 held, reopened = report.get(timeout=phase_seconds + 30)
             finally:
@@ -152,6 +156,11 @@ def main() -> int:
         f"{args.clients} fresh clients per phase, one every {args.every * 1000:g} ms; crowd: "
         f"{args.idle} idle connections ({held} still held at the end, {reopened} reopened "
         "after the server closed them)"
+    )
+    print(
+        f"workers' resident memory: {rss_alone / 1024:.1f} MiB alone, "
+        f"{rss_crowd / 1024:.1f} MiB holding the crowd: "
+        f"{(rss_crowd - rss_alone) / args.idle:.1f} KiB per idle connection"
     )
     print(
         table(
