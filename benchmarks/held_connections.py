@@ -6,6 +6,8 @@ requests (``GET /v1/decisions?checkpoint_id=medininkai&mode=vehicle&at=...``) ru
 then while 50 ``/v1/changes/stream`` and 50 ``/v1/changes?after=<head>&wait=30`` requests are
 held open, then alone again, then while 6 writers (separate processes) create checkpoints as
 fast as they can; p50/p99 and throughput of each phase, and the ratio to alone.
+``--set CHECKPOINTS_SQLITE_BUSY_SLICE_MS=15000`` measures the same with SQLite's own busy
+wait instead of the server's yielding retry.
 """
 
 from __future__ import annotations

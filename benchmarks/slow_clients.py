@@ -14,6 +14,8 @@ about 2 minutes). For each setup, in one run on loopback:
    or 20 ms after reading the answer, requests per second.
 
 Ratios are against the baseline in the same run; absolute numbers depend on the machine.
+``--set NAME=VALUE`` sets an environment variable of every server started, over the setup's
+own: ``--set GUNICORN_THREADS=16`` measures gthread with 16 threads per worker.
 """
 
 from __future__ import annotations
