@@ -4,7 +4,6 @@ answer."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,9 +16,6 @@ pytestmark = pytest.mark.gunicorn
 
 LIMIT = 30
 REQUESTS = 60
-#: The worker's pid and the status of each request, in the access log.
-ACCESS_FORMAT = "rate-limit-test pid=%(p)s status=%(s)s path=%(U)s"
-_ACCESS = re.compile(r"rate-limit-test pid=<(\d+)> status=(\d+) path=/v1/status")
 
 
 @pytest.fixture
@@ -35,8 +31,8 @@ def serve(app, database_url, tmp_path):
                 "CHECKPOINTS_RATELIMIT_STORAGE_URL": storage_url,
                 "CHECKPOINTS_RATELIMIT_KEY_PREFIX": prefix,
                 "CHECKPOINTS_RATELIMIT_READ": f"{LIMIT}/hour",
-                "GUNICORN_CMD_ARGS": f"--access-logformat '{ACCESS_FORMAT}'",
             },
+            log_worker_pids=True,
         )
         servers.append(server)
         server.start(tmp_path / "gunicorn.log")
@@ -47,43 +43,45 @@ def serve(app, database_url, tmp_path):
         server.stop()
 
 
-def _workers(log_path) -> Counter:
+def _workers(server: Server) -> Counter:
     """Reads per worker pid, from the access log."""
-    return Counter(pid for pid, _ in _ACCESS.findall(log_path.read_text()))
+    return server.served_by("GET", "/v1/status")
 
 
-def _read_on_fresh_connections(url: str, log_path) -> list[int]:
+def _read_on_fresh_connections(server: Server) -> list[int]:
     """At least REQUESTS reads, each on a new connection, several at once, until the access
     log shows that at least two workers answered (which worker accepts a connection is the
     kernel's choice: on a loaded machine one may take a whole round)."""
 
     def read(_):
-        response = requests.get(f"{url}/v1/status", headers={"Connection": "close"}, timeout=10)
+        response = requests.get(
+            f"{server.url}/v1/status", headers={"Connection": "close"}, timeout=10
+        )
         return response.status_code
 
     statuses: list[int] = []
     with ThreadPoolExecutor(12) as pool:
         for _ in range(10):
             statuses += pool.map(read, range(REQUESTS // 2))
-            if len(statuses) >= REQUESTS and len(_workers(log_path)) >= 2:
+            if len(statuses) >= REQUESTS and len(_workers(server)) >= 2:
                 break
     return statuses
 
 
-def test_a_redis_store_is_one_budget_for_every_worker(serve, tmp_path, redis_prefix):
+def test_a_redis_store_is_one_budget_for_every_worker(serve, redis_prefix):
     server = serve(REDIS_URL, redis_prefix)
-    statuses = _read_on_fresh_connections(server.url, tmp_path / "gunicorn.log")
+    statuses = _read_on_fresh_connections(server)
     server.stop()
-    workers = _workers(tmp_path / "gunicorn.log")
+    workers = _workers(server)
     assert len(workers) >= 2, f"the requests did not reach several workers: {workers}"
     assert Counter(statuses) == {200: LIMIT, 429: len(statuses) - LIMIT}, workers
 
 
-def test_the_memory_store_is_a_budget_per_worker(serve, tmp_path):
+def test_the_memory_store_is_a_budget_per_worker(serve):
     server = serve("memory://")
-    statuses = _read_on_fresh_connections(server.url, tmp_path / "gunicorn.log")
+    statuses = _read_on_fresh_connections(server)
     server.stop()
-    workers = _workers(tmp_path / "gunicorn.log")
+    workers = _workers(server)
     assert len(workers) >= 2, f"the requests did not reach several workers: {workers}"
     # Each worker admits up to LIMIT of its own requests.
     assert statuses.count(200) == sum(min(count, LIMIT) for count in workers.values()) > LIMIT
@@ -91,10 +89,10 @@ def test_the_memory_store_is_a_budget_per_worker(serve, tmp_path):
 
 def test_an_unreachable_redis_costs_no_answer(serve, tmp_path):
     server = serve(f"redis://127.0.0.1:{free_port()}/0")
-    statuses = _read_on_fresh_connections(server.url, tmp_path / "gunicorn.log")
+    statuses = _read_on_fresh_connections(server)
     server.stop()
     log = (tmp_path / "gunicorn.log").read_text()
-    workers = _workers(tmp_path / "gunicorn.log")
+    workers = _workers(server)
     assert set(statuses) <= {200, 429} and statuses.count(200) >= LIMIT, Counter(statuses)
     # One warning per worker that took requests, and no traceback.
     assert log.count("Rate limit storage unreachable") == len(workers), log[-3000:]
