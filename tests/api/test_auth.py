@@ -44,9 +44,11 @@ def test_an_editor_cannot_delete_a_checkpoint_but_an_admin_can(client, editor, a
 
 
 def test_reads_are_public(client, editor):
-    client.post("/v1/checkpoints", json=CHECKPOINT, headers=editor)
-    assert client.get("/v1/checkpoints/medininkai").status_code == 200
-    assert client.get("/v1/checkpoints").status_code == 200
+    created = client.post("/v1/checkpoints", json=CHECKPOINT, headers=editor).get_json()
+    read = client.get("/v1/checkpoints/medininkai")
+    assert read.status_code == 200 and read.get_json() == created
+    listed = client.get("/v1/checkpoints")
+    assert listed.status_code == 200 and listed.get_json()["items"] == [created]
 
 
 def test_the_tokens_name_is_the_actor_of_revisions_and_feed_events(client, editor, store):
