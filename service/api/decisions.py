@@ -104,13 +104,20 @@ def current_states(country: str | None = None) -> dict[str, str]:
 
 
 def inputs(
-    *, checkpoint_id: str | None = None, country: str | None = None, as_of: datetime | None = None
+    *,
+    checkpoint_id: str | None = None,
+    country: str | None = None,
+    as_of: datetime | None = None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[DecisionInput]:
     """The decision inputs as stored now, or as they were recorded at ``as_of``."""
-    if as_of is None:
-        return store().decision_inputs(checkpoint_id=checkpoint_id, country=country)
     return store().decision_inputs(
-        checkpoint_id=checkpoint_id, country=country, as_of=to_stamp(as_of)
+        checkpoint_id=checkpoint_id,
+        country=country,
+        as_of=None if as_of is None else to_stamp(as_of),
+        after=after,
+        limit=limit,
     )
 
 
@@ -309,11 +316,7 @@ class AllStatus(MethodView):
         at_given = at is not None
         at = at or as_of or datetime.now(UTC)
         after = decode_cursor(cursor, str)
-        items = [
-            item
-            for item in inputs(country=country, as_of=as_of)
-            if after is None or item.checkpoint.id > after
-        ]
+        items = inputs(country=country, as_of=as_of, after=after, limit=limit + 1)
         page = [status(item, at, facts_of(facts)) for item in items[:limit]]
         next_key = page[-1]["checkpoint_id"] if len(items) > limit else None
         body, headers = page_body(page, next_key)

@@ -42,6 +42,7 @@ from .base import (
     Token,
     TokenExists,
 )
+from .held import HeldInputs, Holder
 from .kinds import KINDS, Kind
 from .records import decision_input
 from .search import fold
@@ -501,38 +502,55 @@ class VersionedStore(Store):
         checkpoint_id: str | None = None,
         country: str | None = None,
         as_of: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[DecisionInput]:
         if as_of is not None:
-            return self._decision_inputs_as_of(checkpoint_id, country, as_of)
-        where, params = ["live = 1"], []
-        if checkpoint_id is not None:
-            where.append("id = ?")
-            params.append(checkpoint_id)
-        if country is not None:
-            where.append("(country_a = ? OR country_b = ?)")
-            params += [country, country]
+            found = self._decision_inputs_as_of(checkpoint_id, country, as_of)
+            if after is not None:
+                found = [item for item in found if item.checkpoint.id > after]
+            return found if limit is None else found[:limit]
+        held = self.held_inputs()
+        found = held.select(checkpoint_id=checkpoint_id, country=country, after=after, limit=limit)
+        if checkpoint_id is not None and not found:
+            raise NotFound("checkpoint", checkpoint_id)
+        return found
+
+    @property
+    def _holder(self) -> Holder:
+        holder = self.__dict__.get("_held_inputs")
+        if holder is None:
+            holder = self.__dict__["_held_inputs"] = Holder()
+        return holder
+
+    def held_inputs(self) -> HeldInputs:
+        """Every live checkpoint's decision inputs, held by this process while the feed
+        position (read here, one query) is unchanged."""
+        return self._holder.current(self.feed_position(), self._read_inputs)
+
+    def _read_inputs(self) -> HeldInputs:
+        """Every live checkpoint with its live rules and closures, and the feed position
+        they show, in one snapshot."""
         with self.transaction("read") as tx:
+            position = tx.execute("SELECT last_seq FROM feed_state WHERE id = 1").fetchone()[0]
             checkpoints = tx.execute(
-                f"SELECT id, data FROM checkpoints WHERE {' AND '.join(where)} ORDER BY id", params
+                "SELECT id, data FROM checkpoints WHERE live = 1 ORDER BY id"
             ).fetchall()
-            if checkpoint_id is not None and not checkpoints:
-                raise NotFound("checkpoint", checkpoint_id)
             children: dict[str, dict[str, list]] = {
                 cid: {"rules": [], "closures": []} for cid, _ in checkpoints
             }
             for table in ("rules", "closures"):
                 sql = f"SELECT checkpoint_id, data FROM {table} WHERE live = 1"
-                args: list = []
-                if checkpoint_id is not None:
-                    sql += " AND checkpoint_id = ?"
-                    args.append(checkpoint_id)
-                for cid, data in tx.execute(sql, args).fetchall():
+                for cid, data in tx.execute(sql, []).fetchall():
                     if cid in children:
                         children[cid][table].append(json.loads(data))
-        return [
-            decision_input(json.loads(data), children[cid]["rules"], children[cid]["closures"])
-            for cid, data in checkpoints
-        ]
+        return HeldInputs(
+            position,
+            tuple(
+                decision_input(json.loads(data), children[cid]["rules"], children[cid]["closures"])
+                for cid, data in checkpoints
+            ),
+        )
 
     def _decision_inputs_as_of(
         self, checkpoint_id: str | None, country: str | None, as_of: str
