@@ -8,6 +8,7 @@ read as they were recorded then, and an answer about a settled past is cached fo
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +43,7 @@ from service.domain import (
     format_time,
 )
 from service.storage import DecisionInput, NotFound
+from service.storage.held import HeldInputs
 from service.storage.times import to_stamp
 
 from .machinery.blueprint import Blueprint, headers
@@ -60,6 +62,8 @@ blp = Blueprint(
     description="May this mode cross here at this time — and until when does the answer hold?",
 )
 CACHE_HEADERS = headers("ETag", "Cache-Control")
+STATUS_SCHEMA = StatusSchema()
+STATUS_PAGE_SCHEMA = StatusPageSchema()
 
 GEOJSON_STATUS_EXAMPLE = {
     "type": "FeatureCollection",
@@ -132,15 +136,18 @@ def cacheable(
     at_given: bool,
     dumped: dict,
     as_of: datetime | None = None,
+    *,
+    etag: str | None = None,
 ):
-    """The response with an ETag over its content and a bounded Cache-Control (for good,
+    """The response with an ETag over its content (``etag``, when computed already from the
+    same content) and a bounded Cache-Control (for good,
     for an answer about a settled past)."""
     ceiling = current_app.config["CHECKPOINTS"].decision_max_age
     max_age = ceiling
     if not at_given and as_of is None and valid_until is not None:
         remaining = (valid_until - datetime.now(UTC)).total_seconds()
         max_age = max(0, min(ceiling, int(remaining)))
-    etag = hashlib.blake2s(json.dumps(dumped, sort_keys=True).encode(), digest_size=12).hexdigest()
+    etag = etag or content_etag(dumped)
     cache_control = IMMUTABLE if settled(as_of) else f"public, max-age={max_age}"
     headers = {"Cache-Control": cache_control, "ETag": f'"{etag}"'}
     cached = not_modified(etag)
@@ -150,8 +157,40 @@ def cacheable(
     return body, 200, headers
 
 
+def content_etag(dumped: dict) -> str:
+    """The ETag of an answer: a digest of its content."""
+    return hashlib.blake2s(json.dumps(dumped, sort_keys=True).encode(), digest_size=12).hexdigest()
+
+
 def facts_of(args: dict) -> dict[str, str]:
     return {name: args[name] for name in FACTS if args.get(name) is not None}
+
+
+def current_decision(
+    held: HeldInputs, checkpoint_id: str, mode: str, facts: dict[str, str]
+) -> Decision:
+    """The decision about now from the held inputs. A decision holds from its ``at`` until its
+    ``valid_until``: one computed earlier is reused within that interval, with ``at`` now."""
+    now = datetime.now(UTC)
+    key = ("now", checkpoint_id, mode, tuple(sorted(facts.items())))
+    decision = held.derived.get(key)
+    if (
+        decision is not None
+        and decision.at <= now
+        and (decision.valid_until is None or now < decision.valid_until)
+    ):
+        return replace(decision, at=now)
+    item = held.one(checkpoint_id)
+    decision = decide(
+        checkpoint=item.checkpoint,
+        rules=item.rules,
+        closures=item.closures,
+        mode=mode,
+        at=now,
+        facts=facts,
+    )
+    held.remember(key, decision)
+    return decision
 
 
 def _decision(
@@ -191,12 +230,33 @@ class Decisions(MethodView):
         and `as_of=2025-11-01T12:00:00Z&at=2025-11-25T12:00:00Z` is closed until
         2025-11-30T22:00:00Z (the reopening of 2025-11-20 was recorded only on 2025-11-19).
         """
-        at_given = at is not None
-        decision = _decision(
-            checkpoint_id, mode, at or as_of or datetime.now(UTC), facts_of(facts), as_of
-        )
-        body = with_as_of(decision.to_dict(), as_of)
-        return cacheable(body, decision.valid_until, at_given, body, as_of)
+        facts = facts_of(facts)
+        if as_of is not None:
+            decision = _decision(checkpoint_id, mode, at or as_of, facts, as_of)
+            body = with_as_of(decision.to_dict(), as_of)
+            return cacheable(body, decision.valid_until, at is not None, body, as_of)
+        held = store().held_inputs()
+        if at is None:
+            decision = current_decision(held, checkpoint_id, mode, facts)
+            body = decision.to_dict()
+            return cacheable(body, decision.valid_until, False, body)
+        # An answer about a given time depends on the inputs alone: held with them, so a
+        # repeated question (or its If-None-Match) costs a look-up.
+        key = ("decision", checkpoint_id, mode, at, tuple(sorted(facts.items())))
+        answer = held.derived.get(key)
+        if answer is None:
+            item = held.one(checkpoint_id)
+            body = decide(
+                checkpoint=item.checkpoint,
+                rules=item.rules,
+                closures=item.closures,
+                mode=mode,
+                at=at,
+                facts=facts,
+            ).to_dict()
+            answer = held.remember(key, (body, content_etag(body)))
+        body, etag = answer
+        return cacheable(body, None, True, body, etag=etag)
 
     @blp.response(200, BatchResultSchema, example=BATCH_RESULT_EXAMPLE)
     @blp.doc(
@@ -278,10 +338,21 @@ class CheckpointStatus(MethodView):
         was decided on 2024-02-21), `as_of=2024-02-22T12:00:00Z` does not.
         """
         at_given = at is not None
-        (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
-        body = with_as_of(status(item, at or as_of or datetime.now(UTC), facts_of(facts)), as_of)
-        dumped = StatusSchema().dump(body)
-        return cacheable(body, body["valid_until"], at_given, dumped, as_of)
+        facts = facts_of(facts)
+        key = ("status", checkpoint_id, at, tuple(sorted(facts.items())))
+        held = store().held_inputs() if as_of is None else None
+        if held is not None and at_given and key in held.derived:
+            body, etag = held.derived[key]
+            return cacheable(body, body["valid_until"], True, None, etag=etag)
+        if held is None:
+            (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
+        else:
+            item = held.one(checkpoint_id)
+        body = with_as_of(status(item, at or as_of or datetime.now(UTC), facts), as_of)
+        etag = content_etag(STATUS_SCHEMA.dump(body))
+        if held is not None and at_given:
+            held.remember(key, (body, etag))
+        return cacheable(body, body["valid_until"], at_given, None, as_of, etag=etag)
 
 
 @blp.route("/status")
@@ -322,7 +393,7 @@ class AllStatus(MethodView):
         body, headers = page_body(page, next_key)
         body = with_as_of({"at": at, **body}, as_of)
         ends = [s["valid_until"] for s in page if s["valid_until"] is not None]
-        dumped = StatusPageSchema().dump(body)
+        dumped = STATUS_PAGE_SCHEMA.dump(body)
         if media_type == GEOJSON:
             located = {item.checkpoint.id: item.stored_checkpoint.get("location") for item in items}
             features = [

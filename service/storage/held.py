@@ -15,7 +15,10 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .base import DecisionInput
+from .base import DecisionInput, NotFound
+
+#: Derived values held per set of inputs, at most (a few MB of answers).
+MEMO_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class HeldInputs:
     ids: tuple[str, ...] = field(init=False)
     by_id: dict[str, DecisionInput] = field(init=False)
     by_country: dict[str, tuple[DecisionInput, ...]] = field(init=False)
+    #: Values callers compute from these inputs alone (answers about a given time), held as
+    #: long as the inputs are: a write anywhere brings new inputs and an empty memo.
+    derived: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         items = tuple(sorted(self.items, key=lambda item: item.checkpoint.id))
@@ -40,6 +46,21 @@ class HeldInputs:
         object.__setattr__(
             self, "by_country", {country: tuple(found) for country, found in by_country.items()}
         )
+        object.__setattr__(self, "derived", {})
+
+    def remember(self, key: object, value: object) -> object:
+        """Hold ``value`` under ``key`` in ``derived`` (bounded: a full memo starts again)."""
+        if len(self.derived) >= MEMO_SIZE:
+            self.derived.clear()
+        self.derived[key] = value
+        return value
+
+    def one(self, checkpoint_id: str) -> DecisionInput:
+        """The held inputs of one live checkpoint."""
+        item = self.by_id.get(checkpoint_id)
+        if item is None:
+            raise NotFound("checkpoint", checkpoint_id)
+        return item
 
     def select(
         self,
