@@ -46,6 +46,7 @@ from service.storage import DecisionInput, NotFound
 from service.storage.held import HeldInputs
 from service.storage.times import to_stamp
 
+from .machinery.answers import answered
 from .machinery.blueprint import Blueprint, headers
 from .machinery.bodies import read_json_object
 from .machinery.errors import Problem, flatten_errors
@@ -62,8 +63,10 @@ blp = Blueprint(
     description="May this mode cross here at this time — and until when does the answer hold?",
 )
 CACHE_HEADERS = headers("ETag", "Cache-Control")
-STATUS_SCHEMA = StatusSchema()
-STATUS_PAGE_SCHEMA = StatusPageSchema()
+# Statuses are dumped once, in the view (their ETag is over the dumped content), by the same
+# answered form the operations declare; the view then answers with the dumped content.
+STATUS_SCHEMA = answered(StatusSchema)()
+STATUS_PAGE_SCHEMA = answered(StatusPageSchema)()
 
 GEOJSON_STATUS_EXAMPLE = {
     "type": "FeatureCollection",
@@ -160,6 +163,17 @@ def cacheable(
 def content_etag(dumped: dict) -> str:
     """The ETag of an answer: a digest of its content."""
     return hashlib.blake2s(json.dumps(dumped, sort_keys=True).encode(), digest_size=12).hexdigest()
+
+
+def dumped_response(result):
+    """``cacheable``'s answer for content dumped already: a 200 is sent as it is."""
+    if not isinstance(result, tuple):
+        return result
+    dumped, status_code, headers = result
+    response = current_app.json.response(dumped)
+    response.status_code = status_code
+    response.headers.update(headers)
+    return response
 
 
 def facts_of(args: dict) -> dict[str, str]:
@@ -342,17 +356,20 @@ class CheckpointStatus(MethodView):
         key = ("status", checkpoint_id, at, tuple(sorted(facts.items())))
         held = store().held_inputs() if as_of is None else None
         if held is not None and at_given and key in held.derived:
-            body, etag = held.derived[key]
-            return cacheable(body, body["valid_until"], True, None, etag=etag)
+            dumped, valid_until, etag = held.derived[key]
+            return dumped_response(cacheable(dumped, valid_until, True, dumped, etag=etag))
         if held is None:
             (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
         else:
             item = held.one(checkpoint_id)
         body = with_as_of(status(item, at or as_of or datetime.now(UTC), facts), as_of)
-        etag = content_etag(STATUS_SCHEMA.dump(body))
+        dumped = STATUS_SCHEMA.dump(body)
+        etag = content_etag(dumped)
         if held is not None and at_given:
-            held.remember(key, (body, etag))
-        return cacheable(body, body["valid_until"], at_given, None, as_of, etag=etag)
+            held.remember(key, (dumped, body["valid_until"], etag))
+        return dumped_response(
+            cacheable(dumped, body["valid_until"], at_given, dumped, as_of, etag=etag)
+        )
 
 
 @blp.route("/status")
@@ -400,11 +417,11 @@ class AllStatus(MethodView):
                 feature(s["checkpoint_id"], located[s["checkpoint_id"]], s) for s in dumped["items"]
             ]
             dumped = {"type": "FeatureCollection", "features": features}
-        response = cacheable(body, min(ends) if ends else None, at_given, dumped, as_of)
+        response = cacheable(dumped, min(ends) if ends else None, at_given, dumped, as_of)
         if not isinstance(response, tuple):
             response.headers.update(vary())
             return response
         response[2].update(vary(headers))
         if media_type == GEOJSON:
             return geojson_response(features, response[2], next_cursor=body["next_cursor"])
-        return response
+        return dumped_response(response)
