@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -101,17 +102,32 @@ def lua(folder: Path, name: str, paths: list[str], etags: list[str]) -> Path:
     return script
 
 
-def wrk(url: str, script: Path, seconds: int, connections: int) -> float:
+def cpu_seconds(master: int) -> float:
+    """User and system CPU time of a gunicorn's workers so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def wrk(url: str, script: Path, seconds: int, connections: int, master: int) -> tuple:
+    """Requests/s, and the workers' CPU time per request in microseconds (less sensitive
+    than throughput to other load on the machine)."""
+    cpu = cpu_seconds(master)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    cpu = cpu_seconds(master) - cpu
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if bad:
         raise SystemExit(f"{bad.group(1)} failed responses against {url}:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    count = int(re.search(r"(\d+) requests in", out).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), cpu / count * 1e6
 
 
 def serve(app: str, url: str, log: Path) -> tuple[subprocess.Popen, str]:
@@ -130,10 +146,12 @@ def serve(app: str, url: str, log: Path) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    started = time.monotonic()
+    deadline = started + 30
     while True:
         try:
             if requests.get(f"{base}/v1/decisions?checkpoint_id=medininkai&mode=vehicle").ok:
+                print(f"{app}: first 200 after {time.monotonic() - started:.2f} s", flush=True)
                 return process, base
         except requests.ConnectionError:
             pass
@@ -152,6 +170,8 @@ def main() -> None:
     parser.add_argument("--database", help="a database URL to serve instead of the example")
     parser.add_argument("--hold", action="store_true")
     args = parser.parse_args()
+    # Stopped by a signal, still stop the servers (the finally clauses below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     folder = Path(tempfile.mkdtemp(prefix="bench-decisions-"))
@@ -167,7 +187,9 @@ def main() -> None:
                 print("service", app_url, "pid", app.pid, "ceiling", top_url, flush=True)
                 input("press enter to stop\n")
                 return
-            scripts = {"ceiling": (top_url, lua(folder, "ceiling", ["/v1/decisions"], [""]))}
+            scripts = {
+                "ceiling": (top.pid, top_url, lua(folder, "ceiling", ["/v1/decisions"], [""]))
+            }
             for name in args.case or list(CASES):
                 paths = CASES[name]
                 etags = [""]
@@ -176,22 +198,35 @@ def main() -> None:
                     etags = [requests.get(app_url + p).headers["ETag"] for p in paths]
                     etags = [e if e else "" for e in etags]
                 scripts[name] = (
+                    app.pid,
                     app_url,
                     lua(folder, name, paths, etags * (len(paths) // len(etags))),
                 )
-            results: dict[str, list[float]] = {name: [] for name in scripts}
+            results: dict[str, list[tuple]] = {name: [] for name in scripts}
             for _ in range(args.rounds):
-                for name, (base, script) in scripts.items():
+                for name, (master, base, script) in scripts.items():
                     if name != "ceiling":
                         results["ceiling"].append(
-                            wrk(top_url, scripts["ceiling"][1], args.seconds, args.connections)
+                            wrk(
+                                top_url,
+                                scripts["ceiling"][2],
+                                args.seconds,
+                                args.connections,
+                                top.pid,
+                            )
                         )
-                    results[name].append(wrk(base, script, args.seconds, args.connections))
-            top_median = statistics.median(results["ceiling"])
-            print(f"{'case':<20}{'req/s (median)':>16}{'× ceiling':>12}")
+                    results[name].append(wrk(base, script, args.seconds, args.connections, master))
+            for pid in Path(f"/proc/{app.pid}/task/{app.pid}/children").read_text().split():
+                rss = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+                print(f"service worker {pid}: RSS {int(rss.group(1)) / 1024:.0f} MB")
+            top_rate = statistics.median(r for r, _ in results["ceiling"])
+            top_cpu = statistics.median(c for _, c in results["ceiling"])
+            print(f"{'case':<20}{'req/s':>8}{'× ceiling':>11}{'CPU µs/req':>12}{'ceiling/CPU':>13}")
             for name, values in results.items():
-                median = statistics.median(values)
-                print(f"{name:<20}{median:>16.0f}{median / top_median:>12.2f}")
+                rate = statistics.median(r for r, _ in values)
+                cpu = statistics.median(c for _, c in values)
+                ratios = f"{rate / top_rate:>11.2f}{cpu:>12.0f}{top_cpu / cpu:>13.2f}"
+                print(f"{name:<20}{rate:>8.0f}{ratios}")
         finally:
             for process in processes:
                 process.terminate()

@@ -142,9 +142,8 @@ def cacheable(
     *,
     etag: str | None = None,
 ):
-    """The response with an ETag over its content (``etag``, when computed already from the
-    same content) and a bounded Cache-Control (for good,
-    for an answer about a settled past)."""
+    """The response with an ETag over its content (``etag``: computed already from the same
+    content) and a bounded Cache-Control (for good, for an answer about a settled past)."""
     ceiling = current_app.config["CHECKPOINTS"].decision_max_age
     max_age = ceiling
     if not at_given and as_of is None and valid_until is not None:
