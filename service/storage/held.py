@@ -55,6 +55,12 @@ class HeldInputs:
         self.derived[key] = value
         return value
 
+    def updated(self, position: int, changed: set[str], found: list[DecisionInput]) -> HeldInputs:
+        """These inputs with those of the ``changed`` checkpoints replaced by ``found``
+        (a changed checkpoint not found is no longer live), as of ``position``."""
+        kept = [item for item in self.items if item.checkpoint.id not in changed]
+        return HeldInputs(position, (*kept, *found))
+
     def one(self, checkpoint_id: str) -> DecisionInput:
         """The held inputs of one live checkpoint."""
         item = self.by_id.get(checkpoint_id)
@@ -90,20 +96,21 @@ class HeldInputs:
 
 class Holder:
     """The held inputs of one process: ``current(position, load)`` returns them for the feed
-    position just read, calling ``load()`` (which reads them with the position they show, in
-    one snapshot) only when that position differs from the held one."""
+    position just read, calling ``load(held)`` (which reads them with the position they show,
+    in one snapshot, from the ones held so far or None) only when that position differs from
+    the held one."""
 
     def __init__(self) -> None:
         self._held: HeldInputs | None = None
         #: How many times the inputs were read from the database (for tests and diagnostics).
         self.loads = 0
 
-    def current(self, position: int, load: Callable[[], HeldInputs]) -> HeldInputs:
+    def current(self, position: int, load: Callable[[HeldInputs | None], HeldInputs]) -> HeldInputs:
         held = self._held
         if held is None or held.position != position:
             # Greenlets of one worker may load at once: each result is a consistent snapshot
             # at least as new as the position it was asked for, so the last one kept is right.
-            held = load()
+            held = load(held)
             self.loads += 1
             self._held = held
         return held

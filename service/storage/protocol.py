@@ -528,29 +528,53 @@ class VersionedStore(Store):
         position (read here, one query) is unchanged."""
         return self._holder.current(self.feed_position(), self._read_inputs)
 
-    def _read_inputs(self) -> HeldInputs:
+    def _read_inputs(self, held: HeldInputs | None = None) -> HeldInputs:
         """Every live checkpoint with its live rules and closures, and the feed position
-        they show, in one snapshot."""
+        they show, in one snapshot. From ``held`` (inputs as of an earlier position), only
+        the checkpoints the feed names since then are read again, while the feed still holds
+        every event since (compaction or a snapshot load reads everything)."""
         with self.transaction("read") as tx:
-            position = tx.execute("SELECT last_seq FROM feed_state WHERE id = 1").fetchone()[0]
-            checkpoints = tx.execute(
-                "SELECT id, data FROM checkpoints WHERE live = 1 ORDER BY id"
-            ).fetchall()
-            children: dict[str, dict[str, list]] = {
-                cid: {"rules": [], "closures": []} for cid, _ in checkpoints
-            }
-            for table in ("rules", "closures"):
-                sql = f"SELECT checkpoint_id, data FROM {table} WHERE live = 1"
-                for cid, data in tx.execute(sql, []).fetchall():
-                    if cid in children:
-                        children[cid][table].append(json.loads(data))
-        return HeldInputs(
-            position,
-            tuple(
-                decision_input(json.loads(data), children[cid]["rules"], children[cid]["closures"])
-                for cid, data in checkpoints
-            ),
-        )
+            position, first_seq = tx.execute(
+                "SELECT last_seq, first_seq FROM feed_state WHERE id = 1"
+            ).fetchone()
+            changed: set[str] | None = None
+            if held is not None and first_seq <= held.position + 1 and held.position < position:
+                changed = {
+                    cid
+                    for (cid,) in tx.execute(
+                        "SELECT DISTINCT checkpoint_id FROM changes WHERE seq > ? AND seq <= ?",
+                        [held.position, position],
+                    ).fetchall()
+                }
+            found = self._live_inputs(tx, None if changed is None else sorted(changed))
+        if changed is None:
+            return HeldInputs(position, tuple(found))
+        return held.updated(position, changed, found)
+
+    def _live_inputs(self, tx: Tx, checkpoint_ids: list[str] | None) -> list[DecisionInput]:
+        """The live checkpoints (those of ``checkpoint_ids``, or all) with their live rules
+        and closures."""
+        where, args = "", []
+        if checkpoint_ids is not None:
+            if not checkpoint_ids:
+                return []
+            where = f" AND {{}} IN ({', '.join('?' for _ in checkpoint_ids)})"
+            args = list(checkpoint_ids)
+        checkpoints = tx.execute(
+            f"SELECT id, data FROM checkpoints WHERE live = 1{where.format('id')}", args
+        ).fetchall()
+        children: dict[str, dict[str, list]] = {
+            cid: {"rules": [], "closures": []} for cid, _ in checkpoints
+        }
+        for table in ("rules", "closures"):
+            sql = f"SELECT checkpoint_id, data FROM {table} WHERE live = 1"
+            for cid, data in tx.execute(sql + where.format("checkpoint_id"), args).fetchall():
+                if cid in children:
+                    children[cid][table].append(json.loads(data))
+        return [
+            decision_input(json.loads(data), children[cid]["rules"], children[cid]["closures"])
+            for cid, data in checkpoints
+        ]
 
     def _decision_inputs_as_of(
         self, checkpoint_id: str | None, country: str | None, as_of: str

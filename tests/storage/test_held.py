@@ -117,8 +117,8 @@ def test_the_holder_loads_again_only_for_another_position():
     loaded = []
 
     def load(position):
-        def read():
-            loaded.append(position)
+        def read(held):
+            loaded.append((held and held.position, position))
             return HeldInputs(position, ())
 
         return read
@@ -129,4 +129,37 @@ def test_the_holder_loads_again_only_for_another_position():
     # A position older than the held one (another greenlet loaded newer) loads too: the
     # snapshot read is at least as new as the position asked for.
     assert holder.current(1, load(3)).position == 3
-    assert loaded == [1, 2, 3]
+    assert loaded == [(None, 1), (1, 2), (2, 3)]
+
+
+def test_a_catch_up_reads_only_the_checkpoints_the_feed_names(backend, any_database_url):
+    for id_ in ("a", "b", "c"):
+        backend.create(resource_type="checkpoint", resource_id=id_, data=point(id_), actor="x")
+    before = backend.held_inputs()
+    other = open_store(any_database_url)
+    try:
+        closure = {**CLOSURE, "id": "c1", "checkpoint_id": "b"}
+        other.create(resource_type="closure", resource_id="c1", data=closure, actor="y")
+        other.create(resource_type="checkpoint", resource_id="d", data=point("d"), actor="y")
+        other.delete(resource_type="checkpoint", resource_id="c", expected_revision=1, actor="y")
+    finally:
+        other.close()
+    after = backend.held_inputs()
+    assert after.position == before.position + 3  # the closure, d, and c deleted
+    assert after.ids == ("a", "b", "d")
+    assert after.by_id["a"] is before.by_id["a"]  # not read again
+    assert [c.id for c in after.by_id["b"].closures] == ["c1"]
+    # The same as reading everything afresh.
+    fresh = backend._read_inputs()
+    assert fresh.position == after.position and fresh.items == after.items
+
+
+def test_after_the_feed_is_compacted_past_the_held_position_everything_is_read(backend):
+    backend.create(resource_type="checkpoint", resource_id="a", data=point("a"), actor="x")
+    before = backend.held_inputs()
+    backend.create(resource_type="checkpoint", resource_id="b", data=point("b"), actor="x")
+    backend.create(resource_type="checkpoint", resource_id="c", data=point("c"), actor="x")
+    assert backend.compact_feed(before_seq=before.position + 2) > 0
+    after = backend.held_inputs()
+    assert after.ids == ("a", "b", "c")
+    assert after.by_id["a"] is not before.by_id["a"]  # read again: the feed lost events
