@@ -52,6 +52,9 @@ from .times import now_stamp, parse_stamp, to_stamp
 #: see one snapshot, or a write (serialised with every other write).
 Mode = Literal["one", "read", "write"]
 
+#: Checkpoints read again by one catch-up of the held inputs, at most (beyond, all are read).
+CATCH_UP_MAX = 500
+
 #: Expired idempotency keys purged by one keyed create, at most.
 PURGE_BATCH = 100
 
@@ -546,6 +549,8 @@ class VersionedStore(Store):
                         [held.position, position],
                     ).fetchall()
                 }
+            if changed is not None and len(changed) > CATCH_UP_MAX:
+                changed = None
             found = self._live_inputs(tx, None if changed is None else sorted(changed))
         if changed is None:
             return HeldInputs(position, tuple(found))
@@ -566,9 +571,14 @@ class VersionedStore(Store):
         children: dict[str, dict[str, list]] = {
             cid: {"rules": [], "closures": []} for cid, _ in checkpoints
         }
+        # A few checkpoints are found by their checkpoint_id index: ``+live`` keeps SQLite
+        # from choosing the (live, ...) index, which walks every live row.
+        live = "live" if checkpoint_ids is None else "+live"
         for table in ("rules", "closures"):
-            sql = f"SELECT checkpoint_id, data FROM {table} WHERE live = 1"
-            for cid, data in tx.execute(sql + where.format("checkpoint_id"), args).fetchall():
+            sql = f"SELECT checkpoint_id, data FROM {table} WHERE {live} = 1"
+            # In id order: the same order whether all or a few checkpoints are read.
+            sql += where.format("checkpoint_id") + " ORDER BY id"
+            for cid, data in tx.execute(sql, args).fetchall():
                 if cid in children:
                     children[cid][table].append(json.loads(data))
         return [
