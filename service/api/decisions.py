@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app, json
+from flask import current_app, g, json, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
@@ -164,6 +164,35 @@ def content_etag(dumped: dict) -> str:
     return hashlib.blake2s(json.dumps(dumped, sort_keys=True).encode(), digest_size=12).hexdigest()
 
 
+def held() -> HeldInputs:
+    """The current decision inputs, revalidated once per request."""
+    if "held_inputs" not in g:
+        g.held_inputs = store().held_inputs()
+    return g.held_inputs
+
+
+@blp.before_request
+def answer_held_not_modified():
+    """A 304 before the query is even parsed, when this very request (path and query) was
+    answered with an ETag from the inputs held now and ``If-None-Match`` holds it."""
+    if request.method != "GET" or not request.if_none_match:
+        return None
+    answer = held().derived.get(("conditional", request.path, request.query_string))
+    if answer is None:
+        return None
+    etag, cache_control = answer
+    cached = not_modified(etag)
+    if cached is not None:
+        cached.headers["Cache-Control"] = cache_control
+    return cached
+
+
+def remember_conditional(result, etag: str) -> None:
+    """Hold this request's ETag and Cache-Control for ``answer_held_not_modified``."""
+    cache_control = (result[2] if isinstance(result, tuple) else result.headers)["Cache-Control"]
+    held().remember(("conditional", request.path, request.query_string), (etag, cache_control))
+
+
 def dumped_response(result):
     """``cacheable``'s answer for content dumped already: a 200 is sent as it is."""
     if not isinstance(result, tuple):
@@ -248,17 +277,17 @@ class Decisions(MethodView):
             decision = _decision(checkpoint_id, mode, at or as_of, facts, as_of)
             body = with_as_of(decision.to_dict(), as_of)
             return cacheable(body, decision.valid_until, at is not None, body, as_of)
-        held = store().held_inputs()
+        held_now = held()
         if at is None:
-            decision = current_decision(held, checkpoint_id, mode, facts)
+            decision = current_decision(held_now, checkpoint_id, mode, facts)
             body = decision.to_dict()
             return cacheable(body, decision.valid_until, False, body)
         # An answer about a given time depends on the inputs alone: held with them, so a
         # repeated question (or its If-None-Match) costs a look-up.
         key = ("decision", checkpoint_id, mode, at, tuple(sorted(facts.items())))
-        answer = held.derived.get(key)
+        answer = held_now.derived.get(key)
         if answer is None:
-            item = held.one(checkpoint_id)
+            item = held_now.one(checkpoint_id)
             body = decide(
                 checkpoint=item.checkpoint,
                 rules=item.rules,
@@ -267,9 +296,11 @@ class Decisions(MethodView):
                 at=at,
                 facts=facts,
             ).to_dict()
-            answer = held.remember(key, (body, content_etag(body)))
+            answer = held_now.remember(key, (body, content_etag(body)))
         body, etag = answer
-        return cacheable(body, None, True, body, etag=etag)
+        result = cacheable(body, None, True, body, etag=etag)
+        remember_conditional(result, etag)
+        return result
 
     @blp.response(200, BatchResultSchema, example=BATCH_RESULT_EXAMPLE)
     @blp.doc(
@@ -353,22 +384,24 @@ class CheckpointStatus(MethodView):
         at_given = at is not None
         facts = facts_of(facts)
         key = ("status", checkpoint_id, at, tuple(sorted(facts.items())))
-        held = store().held_inputs() if as_of is None else None
-        if held is not None and at_given and key in held.derived:
-            dumped, valid_until, etag = held.derived[key]
-            return dumped_response(cacheable(dumped, valid_until, True, dumped, etag=etag))
-        if held is None:
+        held_now = held() if as_of is None else None
+        if held_now is not None and at_given and key in held_now.derived:
+            dumped, valid_until, etag = held_now.derived[key]
+            result = cacheable(dumped, valid_until, True, dumped, etag=etag)
+            remember_conditional(result, etag)
+            return dumped_response(result)
+        if held_now is None:
             (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
         else:
-            item = held.one(checkpoint_id)
+            item = held_now.one(checkpoint_id)
         body = with_as_of(status(item, at or as_of or datetime.now(UTC), facts), as_of)
         dumped = STATUS_SCHEMA.dump(body)
         etag = content_etag(dumped)
-        if held is not None and at_given:
-            held.remember(key, (dumped, body["valid_until"], etag))
-        return dumped_response(
-            cacheable(dumped, body["valid_until"], at_given, dumped, as_of, etag=etag)
-        )
+        result = cacheable(dumped, body["valid_until"], at_given, dumped, as_of, etag=etag)
+        if held_now is not None and at_given:
+            held_now.remember(key, (dumped, body["valid_until"], etag))
+            remember_conditional(result, etag)
+        return dumped_response(result)
 
 
 @blp.route("/status")
