@@ -1,8 +1,11 @@
 """``/v1/decisions``, ``/v1/checkpoints/{id}/status`` and ``/v1/status``: the crossing answer.
 
 The decision itself is ``service.domain.decide``; this module only feeds it stored resources
-and sets how long the answer may be cached. With ``as_of`` (transaction time) the resources are
-read as they were recorded then, and an answer about a settled past is cached for good.
+and sets how long the answer may be cached. Current answers are made from the inputs this
+process holds (``service.storage.held``, revalidated by one query per request), and an answer
+about a given time is held with them. With ``as_of`` (transaction time) the resources are read
+as they were recorded then, never from the held inputs, and an answer about a settled past is
+cached for good.
 """
 
 from __future__ import annotations
