@@ -10,14 +10,14 @@ from .config import Config
 def create_app(config: Config | None = None) -> Flask:
     """Build the application: configuration, storage, API, errors and CLI."""
     from . import api, cli
+    from .api.machinery.encoding import JSONProvider
     from .storage import open_store
 
     config = config or Config.from_env()
     app = Flask(__name__)
     app.config["CHECKPOINTS"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    app.json = JSONProvider(app)
     app.extensions["checkpoints.store"] = open_store(
         config.database_url,
         busy_timeout_ms=config.sqlite_busy_timeout_ms,

@@ -225,10 +225,18 @@ class RedactingLogger(Logger):
         for logger in (self.error_log, self.access_log):
             if not any(isinstance(f, RedactSecrets) for f in logger.filters):
                 logger.addFilter(RedactSecrets())
+        # The atoms the access log format names (gunicorn looks ``{...}`` ones up in lower
+        # case): only those are kept and redacted for each request, not every header and
+        # variable (the record carries no other atom that a handler could print).
+        self._used_atoms = {
+            name.lower() if name.startswith("{") else name
+            for name in re.findall(r"%\(([^)]*)\)", cfg.access_log_format or "")
+        }
 
     def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
-        atoms["u"] = "-"
+        every = super().atoms(resp, req, environ, request_time)
+        every["u"] = "-"
+        atoms = {key: every[key] for key in self._used_atoms if key in every}
         for key, value in atoms.items():
             if (key.endswith("}i") or key.endswith("}e")) and _SECRET_NAME.search(key):
                 atoms[key] = REDACTED

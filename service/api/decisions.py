@@ -1,17 +1,21 @@
 """``/v1/decisions``, ``/v1/checkpoints/{id}/status`` and ``/v1/status``: the crossing answer.
 
 The decision itself is ``service.domain.decide``; this module only feeds it stored resources
-and sets how long the answer may be cached. With ``as_of`` (transaction time) the resources are
-read as they were recorded then, and an answer about a settled past is cached for good.
+and sets how long the answer may be cached. Current answers are made from the inputs this
+process holds (``service.storage.held``, revalidated by one query per request), and an answer
+about a given time is held with them. With ``as_of`` (transaction time) the resources are read
+as they were recorded then, never from the held inputs, and an answer about a settled past is
+cached for good.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app, json
+from flask import current_app, g, json, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
@@ -42,8 +46,10 @@ from service.domain import (
     format_time,
 )
 from service.storage import DecisionInput, NotFound
+from service.storage.held import HeldInputs
 from service.storage.times import to_stamp
 
+from .machinery.answers import answered
 from .machinery.blueprint import Blueprint, headers
 from .machinery.bodies import read_json_object
 from .machinery.errors import Problem, flatten_errors
@@ -60,6 +66,10 @@ blp = Blueprint(
     description="May this mode cross here at this time — and until when does the answer hold?",
 )
 CACHE_HEADERS = headers("ETag", "Cache-Control")
+# Statuses are dumped once, in the view (their ETag is over the dumped content), by the same
+# answered form the operations declare; the view then answers with the dumped content.
+STATUS_SCHEMA = answered(StatusSchema)()
+STATUS_PAGE_SCHEMA = answered(StatusPageSchema)()
 
 GEOJSON_STATUS_EXAMPLE = {
     "type": "FeatureCollection",
@@ -104,13 +114,20 @@ def current_states(country: str | None = None) -> dict[str, str]:
 
 
 def inputs(
-    *, checkpoint_id: str | None = None, country: str | None = None, as_of: datetime | None = None
+    *,
+    checkpoint_id: str | None = None,
+    country: str | None = None,
+    as_of: datetime | None = None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[DecisionInput]:
     """The decision inputs as stored now, or as they were recorded at ``as_of``."""
-    if as_of is None:
-        return store().decision_inputs(checkpoint_id=checkpoint_id, country=country)
     return store().decision_inputs(
-        checkpoint_id=checkpoint_id, country=country, as_of=to_stamp(as_of)
+        checkpoint_id=checkpoint_id,
+        country=country,
+        as_of=None if as_of is None else to_stamp(as_of),
+        after=after,
+        limit=limit,
     )
 
 
@@ -125,15 +142,17 @@ def cacheable(
     at_given: bool,
     dumped: dict,
     as_of: datetime | None = None,
+    *,
+    etag: str | None = None,
 ):
-    """The response with an ETag over its content and a bounded Cache-Control (for good,
-    for an answer about a settled past)."""
+    """The response with an ETag over its content (``etag``: computed already from the same
+    content) and a bounded Cache-Control (for good, for an answer about a settled past)."""
     ceiling = current_app.config["CHECKPOINTS"].decision_max_age
     max_age = ceiling
     if not at_given and as_of is None and valid_until is not None:
         remaining = (valid_until - datetime.now(UTC)).total_seconds()
         max_age = max(0, min(ceiling, int(remaining)))
-    etag = hashlib.blake2s(json.dumps(dumped, sort_keys=True).encode(), digest_size=12).hexdigest()
+    etag = etag or content_etag(dumped)
     cache_control = IMMUTABLE if settled(as_of) else f"public, max-age={max_age}"
     headers = {"Cache-Control": cache_control, "ETag": f'"{etag}"'}
     cached = not_modified(etag)
@@ -143,8 +162,80 @@ def cacheable(
     return body, 200, headers
 
 
+def content_etag(dumped: dict) -> str:
+    """The ETag of an answer: a digest of its content."""
+    return hashlib.blake2s(json.dumps(dumped, sort_keys=True).encode(), digest_size=12).hexdigest()
+
+
+def held() -> HeldInputs:
+    """The current decision inputs, revalidated once per request."""
+    if "held_inputs" not in g:
+        g.held_inputs = store().held_inputs()
+    return g.held_inputs
+
+
+@blp.before_request
+def answer_held_not_modified():
+    """A 304 before the query is even parsed, when this very request (path and query) was
+    answered with an ETag from the inputs held now and ``If-None-Match`` holds it."""
+    if request.method != "GET" or not request.if_none_match:
+        return None
+    answer = held().derived.get(("conditional", request.path, request.query_string))
+    if answer is None:
+        return None
+    etag, cache_control = answer
+    cached = not_modified(etag)
+    if cached is not None:
+        cached.headers["Cache-Control"] = cache_control
+    return cached
+
+
+def remember_conditional(result, etag: str) -> None:
+    """Hold this request's ETag and Cache-Control for ``answer_held_not_modified``."""
+    cache_control = (result[2] if isinstance(result, tuple) else result.headers)["Cache-Control"]
+    held().remember(("conditional", request.path, request.query_string), (etag, cache_control))
+
+
+def dumped_response(result):
+    """``cacheable``'s answer for content dumped already: a 200 is sent as it is."""
+    if not isinstance(result, tuple):
+        return result
+    dumped, status_code, headers = result
+    response = current_app.json.response(dumped)
+    response.status_code = status_code
+    response.headers.update(headers)
+    return response
+
+
 def facts_of(args: dict) -> dict[str, str]:
     return {name: args[name] for name in FACTS if args.get(name) is not None}
+
+
+def current_decision(
+    held: HeldInputs, checkpoint_id: str, mode: str, facts: dict[str, str]
+) -> Decision:
+    """The decision about now from the held inputs. A decision holds from its ``at`` until its
+    ``valid_until``: one computed earlier is reused within that interval, with ``at`` now."""
+    now = datetime.now(UTC)
+    key = ("now", checkpoint_id, mode, tuple(sorted(facts.items())))
+    decision = held.derived.get(key)
+    if (
+        decision is not None
+        and decision.at <= now
+        and (decision.valid_until is None or now < decision.valid_until)
+    ):
+        return replace(decision, at=now)
+    item = held.one(checkpoint_id)
+    decision = decide(
+        checkpoint=item.checkpoint,
+        rules=item.rules,
+        closures=item.closures,
+        mode=mode,
+        at=now,
+        facts=facts,
+    )
+    held.remember(key, decision)
+    return decision
 
 
 def _decision(
@@ -184,12 +275,35 @@ class Decisions(MethodView):
         and `as_of=2025-11-01T12:00:00Z&at=2025-11-25T12:00:00Z` is closed until
         2025-11-30T22:00:00Z (the reopening of 2025-11-20 was recorded only on 2025-11-19).
         """
-        at_given = at is not None
-        decision = _decision(
-            checkpoint_id, mode, at or as_of or datetime.now(UTC), facts_of(facts), as_of
-        )
-        body = with_as_of(decision.to_dict(), as_of)
-        return cacheable(body, decision.valid_until, at_given, body, as_of)
+        facts = facts_of(facts)
+        if as_of is not None:
+            decision = _decision(checkpoint_id, mode, at or as_of, facts, as_of)
+            body = with_as_of(decision.to_dict(), as_of)
+            return cacheable(body, decision.valid_until, at is not None, body, as_of)
+        held_now = held()
+        if at is None:
+            decision = current_decision(held_now, checkpoint_id, mode, facts)
+            body = decision.to_dict()
+            return cacheable(body, decision.valid_until, False, body)
+        # An answer about a given time depends on the inputs alone: held with them, so a
+        # repeated question (or its If-None-Match) costs a look-up.
+        key = ("decision", checkpoint_id, mode, at, tuple(sorted(facts.items())))
+        answer = held_now.derived.get(key)
+        if answer is None:
+            item = held_now.one(checkpoint_id)
+            body = decide(
+                checkpoint=item.checkpoint,
+                rules=item.rules,
+                closures=item.closures,
+                mode=mode,
+                at=at,
+                facts=facts,
+            ).to_dict()
+            answer = held_now.remember(key, (body, content_etag(body)))
+        body, etag = answer
+        result = cacheable(body, None, True, body, etag=etag)
+        remember_conditional(result, etag)
+        return result
 
     @blp.response(200, BatchResultSchema, example=BATCH_RESULT_EXAMPLE)
     @blp.doc(
@@ -271,10 +385,26 @@ class CheckpointStatus(MethodView):
         was decided on 2024-02-21), `as_of=2024-02-22T12:00:00Z` does not.
         """
         at_given = at is not None
-        (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
-        body = with_as_of(status(item, at or as_of or datetime.now(UTC), facts_of(facts)), as_of)
-        dumped = StatusSchema().dump(body)
-        return cacheable(body, body["valid_until"], at_given, dumped, as_of)
+        facts = facts_of(facts)
+        key = ("status", checkpoint_id, at, tuple(sorted(facts.items())))
+        held_now = held() if as_of is None else None
+        if held_now is not None and at_given and key in held_now.derived:
+            dumped, valid_until, etag = held_now.derived[key]
+            result = cacheable(dumped, valid_until, True, dumped, etag=etag)
+            remember_conditional(result, etag)
+            return dumped_response(result)
+        if held_now is None:
+            (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
+        else:
+            item = held_now.one(checkpoint_id)
+        body = with_as_of(status(item, at or as_of or datetime.now(UTC), facts), as_of)
+        dumped = STATUS_SCHEMA.dump(body)
+        etag = content_etag(dumped)
+        result = cacheable(dumped, body["valid_until"], at_given, dumped, as_of, etag=etag)
+        if held_now is not None and at_given:
+            held_now.remember(key, (dumped, body["valid_until"], etag))
+            remember_conditional(result, etag)
+        return dumped_response(result)
 
 
 @blp.route("/status")
@@ -309,28 +439,24 @@ class AllStatus(MethodView):
         at_given = at is not None
         at = at or as_of or datetime.now(UTC)
         after = decode_cursor(cursor, str)
-        items = [
-            item
-            for item in inputs(country=country, as_of=as_of)
-            if after is None or item.checkpoint.id > after
-        ]
+        items = inputs(country=country, as_of=as_of, after=after, limit=limit + 1)
         page = [status(item, at, facts_of(facts)) for item in items[:limit]]
         next_key = page[-1]["checkpoint_id"] if len(items) > limit else None
         body, headers = page_body(page, next_key)
         body = with_as_of({"at": at, **body}, as_of)
         ends = [s["valid_until"] for s in page if s["valid_until"] is not None]
-        dumped = StatusPageSchema().dump(body)
+        dumped = STATUS_PAGE_SCHEMA.dump(body)
         if media_type == GEOJSON:
             located = {item.checkpoint.id: item.stored_checkpoint.get("location") for item in items}
             features = [
                 feature(s["checkpoint_id"], located[s["checkpoint_id"]], s) for s in dumped["items"]
             ]
             dumped = {"type": "FeatureCollection", "features": features}
-        response = cacheable(body, min(ends) if ends else None, at_given, dumped, as_of)
+        response = cacheable(dumped, min(ends) if ends else None, at_given, dumped, as_of)
         if not isinstance(response, tuple):
             response.headers.update(vary())
             return response
         response[2].update(vary(headers))
         if media_type == GEOJSON:
             return geojson_response(features, response[2], next_cursor=body["next_cursor"])
-        return response
+        return dumped_response(response)

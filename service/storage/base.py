@@ -290,10 +290,13 @@ class Store(abc.ABC):
         checkpoint_id: str | None = None,
         country: str | None = None,
         as_of: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[DecisionInput]:
-        """Return live checkpoints (one, or all, or of a country) with their rules and
-        closures; with ``as_of`` (a storage timestamp), as they were recorded at that time
-        (each resource's newest revision recorded then, deleted ones left out)."""
+        """Return live checkpoints (one, or all, or of a country, in id order after ``after``,
+        at most ``limit``) with their rules and closures; with ``as_of`` (a storage
+        timestamp), as they were recorded at that time (each resource's newest revision
+        recorded then, deleted ones left out)."""
 
     # --- change feed -----------------------------------------------------------------------
     @abc.abstractmethod

@@ -42,6 +42,7 @@ from .base import (
     Token,
     TokenExists,
 )
+from .held import HeldInputs, Holder
 from .kinds import KINDS, Kind
 from .records import decision_input
 from .search import fold
@@ -50,6 +51,9 @@ from .times import now_stamp, parse_stamp, to_stamp
 #: What a transaction is for: one statement (no snapshot needed), several reads that must
 #: see one snapshot, or a write (serialised with every other write).
 Mode = Literal["one", "read", "write"]
+
+#: Checkpoints read again by one catch-up of the held inputs, at most (beyond, all are read).
+CATCH_UP_MAX = 500
 
 #: Expired idempotency keys purged by one keyed create, at most.
 PURGE_BATCH = 100
@@ -501,34 +505,82 @@ class VersionedStore(Store):
         checkpoint_id: str | None = None,
         country: str | None = None,
         as_of: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[DecisionInput]:
         if as_of is not None:
-            return self._decision_inputs_as_of(checkpoint_id, country, as_of)
-        where, params = ["live = 1"], []
-        if checkpoint_id is not None:
-            where.append("id = ?")
-            params.append(checkpoint_id)
-        if country is not None:
-            where.append("(country_a = ? OR country_b = ?)")
-            params += [country, country]
+            found = self._decision_inputs_as_of(checkpoint_id, country, as_of)
+            if after is not None:
+                found = [item for item in found if item.checkpoint.id > after]
+            return found if limit is None else found[:limit]
+        held = self.held_inputs()
+        found = held.select(checkpoint_id=checkpoint_id, country=country, after=after, limit=limit)
+        if checkpoint_id is not None and not found:
+            raise NotFound("checkpoint", checkpoint_id)
+        return found
+
+    @property
+    def _holder(self) -> Holder:
+        holder = self.__dict__.get("_held_inputs")
+        if holder is None:
+            holder = self.__dict__["_held_inputs"] = Holder()
+        return holder
+
+    def held_inputs(self) -> HeldInputs:
+        """Every live checkpoint's decision inputs, held by this process while the feed
+        position (read here, one query) is unchanged."""
+        return self._holder.current(self.feed_position(), self._read_inputs)
+
+    def _read_inputs(self, held: HeldInputs | None = None) -> HeldInputs:
+        """Every live checkpoint with its live rules and closures, and the feed position
+        they show, in one snapshot. From ``held`` (inputs as of an earlier position), only
+        the checkpoints the feed names since then are read again, while the feed still holds
+        every event since (compaction or a snapshot load reads everything)."""
         with self.transaction("read") as tx:
-            checkpoints = tx.execute(
-                f"SELECT id, data FROM checkpoints WHERE {' AND '.join(where)} ORDER BY id", params
-            ).fetchall()
-            if checkpoint_id is not None and not checkpoints:
-                raise NotFound("checkpoint", checkpoint_id)
-            children: dict[str, dict[str, list]] = {
-                cid: {"rules": [], "closures": []} for cid, _ in checkpoints
-            }
-            for table in ("rules", "closures"):
-                sql = f"SELECT checkpoint_id, data FROM {table} WHERE live = 1"
-                args: list = []
-                if checkpoint_id is not None:
-                    sql += " AND checkpoint_id = ?"
-                    args.append(checkpoint_id)
-                for cid, data in tx.execute(sql, args).fetchall():
-                    if cid in children:
-                        children[cid][table].append(json.loads(data))
+            position, first_seq = tx.execute(
+                "SELECT last_seq, first_seq FROM feed_state WHERE id = 1"
+            ).fetchone()
+            changed: set[str] | None = None
+            if held is not None and first_seq <= held.position + 1 and held.position < position:
+                changed = {
+                    cid
+                    for (cid,) in tx.execute(
+                        "SELECT DISTINCT checkpoint_id FROM changes WHERE seq > ? AND seq <= ?",
+                        [held.position, position],
+                    ).fetchall()
+                }
+            if changed is not None and len(changed) > CATCH_UP_MAX:
+                changed = None
+            found = self._live_inputs(tx, None if changed is None else sorted(changed))
+        if changed is None:
+            return HeldInputs(position, tuple(found))
+        return held.updated(position, changed, found)
+
+    def _live_inputs(self, tx: Tx, checkpoint_ids: list[str] | None) -> list[DecisionInput]:
+        """The live checkpoints (those of ``checkpoint_ids``, or all) with their live rules
+        and closures."""
+        where, args = "", []
+        if checkpoint_ids is not None:
+            if not checkpoint_ids:
+                return []
+            where = f" AND {{}} IN ({', '.join('?' for _ in checkpoint_ids)})"
+            args = list(checkpoint_ids)
+        checkpoints = tx.execute(
+            f"SELECT id, data FROM checkpoints WHERE live = 1{where.format('id')}", args
+        ).fetchall()
+        children: dict[str, dict[str, list]] = {
+            cid: {"rules": [], "closures": []} for cid, _ in checkpoints
+        }
+        # A few checkpoints are found by their checkpoint_id index: ``+live`` keeps SQLite
+        # from choosing the (live, ...) index, which walks every live row.
+        live = "live" if checkpoint_ids is None else "+live"
+        for table in ("rules", "closures"):
+            sql = f"SELECT checkpoint_id, data FROM {table} WHERE {live} = 1"
+            # In id order: the same order whether all or a few checkpoints are read.
+            sql += where.format("checkpoint_id") + " ORDER BY id"
+            for cid, data in tx.execute(sql, args).fetchall():
+                if cid in children:
+                    children[cid][table].append(json.loads(data))
         return [
             decision_input(json.loads(data), children[cid]["rules"], children[cid]["closures"])
             for cid, data in checkpoints

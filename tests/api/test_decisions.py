@@ -355,3 +355,54 @@ def test_batch_decides_each_query_at_its_own_at(client, medininkai):
 )
 def test_bad_batches_are_422(client, medininkai, body):
     assert_problem(client.post("/v1/decisions", json=body), 422)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/v1/decisions?checkpoint_id=medininkai&mode=goods", id="decision-now"),
+        pytest.param(
+            "/v1/decisions?checkpoint_id=medininkai&mode=goods&at=2025-06-02T12:00:00Z",
+            id="decision-at",
+        ),
+        pytest.param(
+            "/v1/decisions?checkpoint_id=medininkai&mode=vehicle&at=2025-06-02T12:00:00Z"
+            "&direction=entry",
+            id="decision-facts",
+        ),
+        pytest.param("/v1/checkpoints/medininkai/status", id="status-now"),
+        pytest.param("/v1/checkpoints/medininkai/status?at=2025-06-02T12:00:00Z", id="status-at"),
+    ],
+)
+def test_a_304_carries_the_etag_and_cache_control_of_the_200(client, medininkai, path):
+    for _ in range(3):  # the answer computed, then the one held
+        answer = client.get(path)
+        assert answer.status_code == 200
+        cached = client.get(path, headers={"If-None-Match": answer.headers["ETag"]})
+        if "at=" not in path and cached.status_code == 200:
+            continue  # a second passed: the answer about now moved on (its `at` is in it)
+        assert cached.status_code == 304
+        assert cached.headers["ETag"] == answer.headers["ETag"]
+        assert cached.headers["Cache-Control"] == answer.headers["Cache-Control"]
+
+
+def test_a_held_answer_about_a_given_time_changes_with_a_write(client, editor, medininkai):
+    path = "/v1/decisions?checkpoint_id=medininkai&mode=goods&at=2025-06-02T12:00:00Z"
+    before = client.get(path)
+    assert client.get(path).get_json() == before.get_json()
+    assert before.get_json()["allowed"] is True
+    closure = {"starts_at": "2025-06-01T00:00:00Z", "reason": "security"}
+    created = client.post("/v1/checkpoints/medininkai/closures", json=closure, headers=editor)
+    assert created.status_code == 201
+    after = client.get(path, headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and after.get_json()["allowed"] is False
+    assert after.headers["ETag"] != before.headers["ETag"]
+
+
+def test_a_held_status_is_the_same_whatever_offset_at_is_given_in(client, medininkai):
+    utc = client.get("/v1/checkpoints/medininkai/status?at=2025-06-02T12:00:00Z")
+    local = client.get("/v1/checkpoints/medininkai/status?at=2025-06-02T15:00:00%2B03:00")
+    again = client.get("/v1/checkpoints/medininkai/status?at=2025-06-02T12:00:00Z")
+    assert utc.get_json() == again.get_json() and utc.headers["ETag"] == again.headers["ETag"]
+    assert local.get_json() == utc.get_json() and local.headers["ETag"] == utc.headers["ETag"]
+    assert utc.get_json()["at"] == "2025-06-02T12:00:00Z"

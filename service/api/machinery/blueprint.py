@@ -102,6 +102,13 @@ class Blueprint(flask_smorest.Blueprint):
         super().__init__(*args, **kwargs)
         self.rate_limited = rate_limited
 
+    def arguments(self, schema, *args, **kwargs):
+        """flask-smorest's arguments, with a schema class made an instance once here (webargs
+        would build one per request)."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
+
     def response(self, status_code, schema=None, **kwargs):
         """flask-smorest's response, documenting the schema's answered form (every field
         present: machinery.answers)."""

@@ -1,0 +1,128 @@
+"""Held decision inputs across processes: a write through one gunicorn worker (or, on
+PostgreSQL, through another host) is in the very next answer of every other worker."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+
+import pytest
+import requests
+
+from service.storage import open_store
+from tests.conftest import CHECKPOINT, Server, make_token
+
+pytestmark = pytest.mark.gunicorn
+
+DECISION = "/v1/decisions?checkpoint_id=medininkai&mode=pedestrian"
+CLOSURE = {"starts_at": "2020-01-01T00:00:00Z", "reason": "security"}
+#: The access log names the worker (its pid) that answered each probe.
+LOG = {"GUNICORN_CMD_ARGS": "--access-logformat='probe %(p)s %({x-probe}i)s %(s)s'"}
+
+_probes = itertools.count()
+
+
+def ask(server: Server, method: str = "GET", path: str = DECISION, **kwargs) -> tuple:
+    """One request on a fresh connection, tagged so the log tells which worker took it."""
+    probe = str(next(_probes))
+    response = requests.request(
+        method,
+        server.url + path,
+        headers={"X-Probe": probe, **kwargs.pop("headers", {})},
+        timeout=30,
+        **kwargs,
+    )
+    return probe, response
+
+
+def worker_of(server: Server, probe: str) -> int:
+    deadline = time.monotonic() + 10
+    while True:
+        found = re.search(rf"probe <(\d+)> {probe} ", server.log_tail(10**7))
+        if found:
+            return int(found.group(1))
+        if time.monotonic() > deadline:
+            raise AssertionError(f"probe {probe} not in the log:\n{server.log_tail()}")
+        time.sleep(0.05)
+
+
+def warm(server: Server, workers: int) -> set[int]:
+    """Ask until ``workers`` distinct workers have answered (each now holds the inputs)."""
+    seen: set[int] = set()
+    for _ in range(200):
+        probe, response = ask(server)
+        assert response.status_code == 200 and response.json()["allowed"] is not False
+        seen.add(worker_of(server, probe))
+        if len(seen) == workers:
+            return seen
+    raise AssertionError(f"only workers {seen} answered")
+
+
+def closed_on_every_worker(server: Server, workers: set[int]) -> None:
+    """After the acknowledged write every answer is the closure's, until each of ``workers``
+    has answered at least once."""
+    seen: set[int] = set()
+    for _ in range(200):
+        probe, response = ask(server)
+        assert response.status_code == 200
+        assert response.json()["allowed"] is False, response.json()
+        seen.add(worker_of(server, probe))
+        if seen >= workers:
+            return
+    raise AssertionError(f"only workers {seen} of {workers} answered")
+
+
+def write_closure(server: Server, token: str) -> int:
+    probe, response = ask(
+        server,
+        "POST",
+        "/v1/checkpoints/medininkai/closures",
+        json=CLOSURE,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.text
+    return worker_of(server, probe)
+
+
+def create_checkpoint(server: Server, token: str) -> None:
+    _, response = ask(
+        server,
+        "POST",
+        "/v1/checkpoints",
+        json=CHECKPOINT,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_a_write_through_one_worker_is_in_the_next_answer_of_another(app, database_url, tmp_path):
+    store = app.extensions["checkpoints.store"]
+    token = make_token(store, "alice", "editor")
+    with Server(database_url, workers=2, extra_env=LOG) as server:
+        server.start(tmp_path / "gunicorn.log")
+        create_checkpoint(server, token)
+        warmed = warm(server, 2)  # both workers hold the inputs from before the write
+        write_pid = write_closure(server, token)
+        assert write_pid in warmed
+        closed_on_every_worker(server, warmed)
+
+
+def test_a_write_through_another_host_is_in_the_next_answer_here(postgres_url, tmp_path):
+    store = open_store(postgres_url)
+    try:
+        token = make_token(store, "alice", "editor")
+    finally:
+        store.close()
+    with (
+        Server(postgres_url, workers=2, extra_env=LOG) as a,
+        Server(postgres_url, workers=2, extra_env=LOG) as b,
+    ):
+        a.start(tmp_path / "a.log")
+        b.start(tmp_path / "b.log")
+        create_checkpoint(a, token)
+        warmed_b = warm(b, 2)
+        warm(a, 2)
+        write_closure(a, token)
+        # Both of b's workers held the inputs from before the write on host a.
+        closed_on_every_worker(b, warmed_b)
