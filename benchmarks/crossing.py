@@ -25,8 +25,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +127,10 @@ def parse_wrk(output: str) -> Run:
     """wrk's summary as a Run; CaseFailed on error responses, socket errors or no requests."""
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
     if non_2xx and int(non_2xx.group(1)):
-        raise CaseFailed(f"{non_2xx.group(1)} responses were not 2xx or 3xx")
+        seen = (
+            output.split("FAILED RESPONSES\n", 1)[1][:600] if "FAILED RESPONSES" in output else ""
+        )
+        raise CaseFailed(f"{non_2xx.group(1)} responses were not 2xx or 3xx {seen}".strip())
     sockets = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
@@ -202,10 +207,16 @@ def lua_patch(ids: list[str], etags: list[str], token: str) -> str:
         "local etags = {" + ", ".join(_lua_string(e) for e in etags) + "}\n"
         f"local token = {_lua_string(token)}\n"
         """
-local threads = 0
+local threads = {}
 setup = function(thread)
-  threads = threads + 1
-  thread:set("slot", threads)
+  table.insert(threads, thread)
+  thread:set("slot", #threads)
+end
+done = function(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    local failed = thread:get("failures")
+    if failed and failed ~= "" then io.write("FAILED RESPONSES\\n" .. failed) end
+  end
 end
 local etag, count
 init = function(args) etag = etags[slot]; count = 0 end
@@ -218,7 +229,11 @@ request = function()
     ["Authorization"] = "Bearer " .. token,
   }, body)
 end
+failures = ""
 response = function(status, headers, body)
+  if status >= 300 then
+    failures = failures .. status .. " " .. string.sub(body, 1, 200) .. "\\n"
+  end
   etag = headers["ETag"] or headers["Etag"] or headers["etag"] or etag
 end
 """
@@ -282,19 +297,30 @@ class Case:
     group: str = ""  #: "sqlite small", ... for the scale cases
     runs: list[Run] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
+    failure: str = ""
 
 
 class Client:
-    """Plain requests to one server, for what the cases need before they run."""
+    """Plain requests to one server, for what the cases need before they run (checks go 8
+    at a time, each thread on a keep-alive session of its own)."""
 
     def __init__(self, port: int, token: str | None = None):
         self.base = f"http://127.0.0.1:{port}"
-        self.session = requests.Session()
-        if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers.update(self.headers)
+        return session
 
     def get(self, path: str, **headers) -> requests.Response:
-        return self.session.get(self.base + path, headers=headers, timeout=30)
+        return self._session().get(self.base + path, headers=headers, timeout=30)
+
+    def post(self, path: str, body: dict) -> requests.Response:
+        return self._session().post(self.base + path, json=body, timeout=30)
 
     def expect_body(self, path: str) -> bytes:
         response = self.get(path)
@@ -302,15 +328,26 @@ class Client:
             raise CaseFailed(f"GET {path}: {response.status_code} {response.text[:300]}")
         return response.content
 
-    def expect(self, paths: list[str], status: int = 200) -> list[str]:
-        """GET every path, expecting ``status``; returns their ETags."""
-        etags = []
-        for path in paths:
-            response = self.get(path)
+    def expect(
+        self, paths: list[str], status: int = 200, etags: list[str] | None = None
+    ) -> list[str]:
+        """GET every path (sending its ETag in If-None-Match when given), expecting
+        ``status``; returns their ETags."""
+
+        def one(index: int) -> str:
+            path = paths[index]
+            headers = {"If-None-Match": etags[index]} if etags else {}
+            response = self.get(path, **headers)
             if response.status_code != status:
-                raise CaseFailed(f"GET {path}: {response.status_code} {response.text[:300]}")
-            etags.append(response.headers.get("ETag", ""))
-        return etags
+                sent = " with its ETag" if etags else ""
+                raise CaseFailed(
+                    f"GET {path}{sent}: {response.status_code}, not {status}: "
+                    + response.text[:300]
+                )
+            return response.headers.get("ETag", "")
+
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(one, range(len(paths))))
 
 
 def decision_paths(ids: list[str], times: tuple[str, ...], facts: tuple[str, ...]) -> list[str]:
@@ -353,10 +390,7 @@ def not_modified_script(client: Client, paths: list[str]) -> Callable[[], str]:
 
     def script() -> str:
         etags = client.expect(paths)
-        for path, etag in zip(paths, etags, strict=True):
-            response = client.get(path, **{"If-None-Match": etag})
-            if response.status_code != 304:
-                raise CaseFailed(f"GET {path} with its ETag: {response.status_code}, not 304")
+        client.expect(paths, 304, etags)
         return lua_get(paths, etags)
 
     return script
@@ -381,7 +415,7 @@ def create_writers(client: Client, count: int) -> list[str]:
             "location": {"lat": 54.5, "lon": 25.6},
             "timezone": "Europe/Vilnius",
         }
-        response = client.session.post(client.base + "/v1/checkpoints", json=body, timeout=30)
+        response = client.post("/v1/checkpoints", body)
         if response.status_code != 201:
             raise CaseFailed(f"creating {cid}: {response.status_code} {response.text[:300]}")
         ids.append(cid)
@@ -426,52 +460,23 @@ class Bench:
         print(text, file=sys.stderr, flush=True)
 
     def measure(self, port: int, cases: list[Case]) -> None:
-        """Each case right after the ceiling, ``rounds`` times."""
+        """Each case right after the ceiling, ``rounds`` times. A case that fails is marked
+        and not run again; the others go on (the run still exits non-zero)."""
         seconds = self.args.duration
         if self.args.warmup:
             # Fresh workers, cold caches: one untimed run of each case (and of the ceiling).
-            run_wrk(
-                self.ceiling_port,
-                self.ceiling_script,
-                seconds=self.args.warmup,
-                connections=8,
-                threads=2,
-            )
+            self.run_ceiling(self.args.warmup)
             for case in cases:
-                script = self.folder / f"warmup-{secrets.token_hex(4)}.lua"
-                script.write_text(case.script())
-                try:
-                    run_wrk(
-                        port,
-                        script,
-                        seconds=self.args.warmup,
-                        connections=case.connections,
-                        threads=case.threads,
-                    )
-                except CaseFailed as exc:
-                    raise CaseFailed(f"{case.group} {case.name}: {exc}") from exc
+                self.run_case(port, case, self.args.warmup)
         for round_ in range(self.args.rounds):
             for case in cases:
-                script = self.folder / f"case-{len(self.cases)}-{secrets.token_hex(4)}.lua"
-                script.write_text(case.script())
-                ceiling = run_wrk(
-                    self.ceiling_port,
-                    self.ceiling_script,
-                    seconds=seconds,
-                    connections=8,
-                    threads=2,
-                )
+                if case.failure:
+                    continue
+                ceiling = self.run_ceiling(seconds)
                 self.ceiling_runs.append(ceiling)
-                try:
-                    run = run_wrk(
-                        port,
-                        script,
-                        seconds=seconds,
-                        connections=case.connections,
-                        threads=case.threads,
-                    )
-                except CaseFailed as exc:
-                    raise CaseFailed(f"{case.group} {case.name}: {exc}") from exc
+                run = self.run_case(port, case, seconds)
+                if run is None:
+                    continue
                 case.runs.append(run)
                 case.ratios.append(run.rate / ceiling.rate)
                 self.log(
@@ -479,6 +484,27 @@ class Bench:
                     f"(ceiling {ceiling.rate:,.0f})"
                 )
         self.cases += cases
+
+    def run_ceiling(self, seconds: float) -> Run:
+        return run_wrk(
+            self.ceiling_port, self.ceiling_script, seconds=seconds, connections=8, threads=2
+        )
+
+    def run_case(self, port: int, case: Case, seconds: float) -> Run | None:
+        try:
+            script = self.folder / f"case-{secrets.token_hex(4)}.lua"
+            script.write_text(case.script())
+            return run_wrk(
+                port, script, seconds=seconds, connections=case.connections, threads=case.threads
+            )
+        except CaseFailed as exc:
+            case.failure = str(exc)
+            self.log(f"FAILED: {case.group} {case.name}: {exc}")
+            return None
+
+    @property
+    def failures(self) -> list[str]:
+        return [f"{c.group}: {c.name}: {c.failure}" for c in self.cases if c.failure]
 
     def rss(self, label: str, server: Server) -> None:
         sizes = worker_rss_mb(server)
@@ -588,8 +614,10 @@ class Bench:
         small = {(c.group.split()[0], c.name): c for c in self.cases if c.group.endswith("small")}
         for case in self.cases:
             row = _row(f"{case.group}: {case.name}", case.runs, case.ratios)
+            if case.failure:
+                row[1:] = ["FAILED", "-", "-", "-"]
             twin = small.get((case.group.split()[0], case.name))
-            if case.group.endswith("big") and twin:
+            if case.group.endswith("big") and twin and case.runs and twin.runs:
                 row.append(f"{_median_p50(case) / _median_p50(twin):.2f}")
             else:
                 row.append("")
@@ -671,7 +699,9 @@ def main(argv: list[str] | None = None) -> int:
     for note in bench.notes:
         print(note)
     print(f"total {time.monotonic() - started:.0f} s")
-    return 0
+    for failure in bench.failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    return 1 if bench.failures else 0
 
 
 if __name__ == "__main__":
