@@ -257,6 +257,17 @@ class FirstAnswer(Server):
         raise RuntimeError(f"no 200 on {self.path} before the deadline")
 
 
+def settle(port: int, *, seconds: float = 300) -> None:
+    """Wait until the server answers /readyz again (requests a failed case left queued,
+    slow ones, are worked off first), so that they do not weigh on the next case."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if get_status("/readyz", port) == 200:
+                return
+        time.sleep(0.5)
+
+
 def worker_rss_mb(server: Server) -> list[float]:
     """Resident memory of each of the server's gunicorn workers (children of its master)."""
     master = server.processes[0].pid
@@ -500,6 +511,7 @@ class Bench:
         except CaseFailed as exc:
             case.failure = str(exc)
             self.log(f"FAILED: {case.group} {case.name}: {exc}")
+            settle(port)
             return None
 
     @property
