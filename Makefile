@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export CHECKPOINTS_DATABASE_URL ?= sqlite:///var/checkpoints.db
 
-.PHONY: run test lint format openapi bench clean browser-tools spec-tools
+.PHONY: run test lint format openapi bench bench-all clean browser-tools spec-tools
 
 $(BIN)/checkpoints: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,8 +56,15 @@ format: $(BIN)/checkpoints
 openapi: $(BIN)/checkpoints
 	$(BIN)/checkpoints openapi openapi/openapi.json
 
-## bench: the benchmarks (not part of make test)
+## bench: the crossing answer against the stack's ceiling under wrk, one table (not part of
+## make test; BENCH_ARGS=--smoke for a quick pass, see README "Benchmarks")
+BENCH_ARGS ?=
 bench: $(BIN)/checkpoints
+	command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
+	$(BIN)/python benchmarks/crossing.py $(BENCH_ARGS)
+
+## bench-all: every script in benchmarks/, one after the other
+bench-all: $(BIN)/checkpoints
 	$(BIN)/python benchmarks/run.py
 
 clean:

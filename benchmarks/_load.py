@@ -160,13 +160,13 @@ class Server:
         args = [*self.setup.args]
         if "gunicorn.conf.py" not in args:
             args += ["-b", f"127.0.0.1:{upstream}"]
-        log = open(self.folder / "gunicorn.log", "wb")  # noqa: SIM115 (lives as long as the server)
+        self.log = open(self.folder / "gunicorn.log", "wb")  # noqa: SIM115 (closed by stop())
         self.processes.append(
             subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", *args],
                 cwd=ROOT,
                 env=env,
-                stdout=log,
+                stdout=self.log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: nothing outlives stop()
             )
@@ -228,6 +228,8 @@ class Server:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)  # workers left behind, if any
             process.wait()
+        if getattr(self, "log", None) is not None:
+            self.log.close()
 
     def __enter__(self) -> Server:
         return self.start()

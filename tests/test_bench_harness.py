@@ -1,0 +1,67 @@
+"""The benchmark harness (``make bench``) keeps working: a smoke pass of two cases prints a
+table of numbers, and a case whose responses are errors fails the run. It measures nothing:
+figures are the benchmark's business, never asserted here."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks._load import Server, Setup
+from benchmarks.crossing import CaseFailed, ensure_wrk, lua_get, run_wrk
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.gunicorn
+
+NUMBER = r"[\d,]+(?:\.\d+)?"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def wrk():
+    """wrk is required: installed when missing (as ``make bench`` does), never skipped."""
+    return ensure_wrk()
+
+
+def test_a_smoke_pass_prints_a_table_of_numbers():
+    done = subprocess.run(
+        [sys.executable, "benchmarks/crossing.py", "--smoke", "--only", "decisions-304,cold-start"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {}
+    for line in done.stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) == 6 and re.fullmatch(NUMBER, cells[1]):
+            rows[cells[0]] = [float(cell.replace(",", "")) for cell in cells[1:5]]
+    assert set(rows) == {"ceiling (constant body, bare Flask)", "example sqlite: decisions-304"}
+    for name, (rate, p50, p99, ratio) in rows.items():
+        assert rate > 0 and 0 < p50 <= p99 and ratio > 0, (name, done.stdout)
+    assert re.search(
+        rf"RSS per worker after the example \(SQLite\) cases: {NUMBER} MB", done.stdout
+    )
+    assert re.search(
+        rf"cold start to the first 200 on /v1/decisions: median {NUMBER} s", done.stdout
+    )
+
+
+def test_error_responses_fail_the_case(tmp_path):
+    body = tmp_path / "body.json"
+    body.write_bytes(b'{"allowed": true}')
+    setup = Setup(
+        "ceiling",
+        ["-c", "gunicorn.conf.py", "benchmarks._ceiling:app"],
+        {"BENCH_CEILING_BODY": str(body)},
+    )
+    script = tmp_path / "missing.lua"
+    script.write_text(lua_get(["/ceiling", "/no-such-route"]))
+    with (
+        Server(setup, f"sqlite:///{tmp_path / 'unused.db'}", tmp_path) as server,
+        pytest.raises(CaseFailed, match="not 2xx or 3xx"),
+    ):
+        run_wrk(server.port, script, seconds=1, connections=2, threads=1)
