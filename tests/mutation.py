@@ -111,9 +111,8 @@ def main() -> int:
     listed = listed_survivors()
 
     print()
-    print(
-        f"mutation score: {len(killed)}/{len(status)} killed ({100 * len(killed) / len(status):.1f} %)"
-    )
+    score = 100 * len(killed) / len(status)
+    print(f"mutation score: {len(killed)}/{len(status)} killed ({score:.1f} %)")
     print(f"in {elapsed / 60:.1f} min with {MAX_CHILDREN} children")
     print(f"not killed: {len(survived)} (listed in {SURVIVORS.relative_to(ROOT)}):")
     for name in survived:
