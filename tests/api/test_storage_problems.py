@@ -66,6 +66,27 @@ def test_a_storage_failure_is_its_problem(raising, error, status, kind, headers)
         assert "Retry-After" not in response.headers
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        storage.NotFound("rule", "r-1"),
+        storage.AlreadyExists("rule", "r-1"),
+        storage.Conflict("The rule would overlap rule 'r-1'"),
+    ],
+    ids=["not-found", "exists", "conflict"],
+)
+def test_a_problem_about_a_resource_names_it(raising, error):
+    raising.config["RAISE"] = error
+    assert "'r-1'" in raising.test_client().get("/raise").get_json()["detail"]
+
+
+def test_a_refused_write_says_whether_storage_is_read_only_or_full(raising):
+    raising.config["RAISE"] = storage.ReadOnly("read-only")
+    assert "read-only" in raising.test_client().get("/raise").get_json()["detail"]
+    raising.config["RAISE"] = storage.StorageFull("disk full")
+    assert "full" in raising.test_client().get("/raise").get_json()["detail"]
+
+
 def test_a_feed_problem_carries_the_position_to_resume_from(raising):
     raising.config["RAISE"] = storage.FeedGone(5)
     assert raising.test_client().get("/raise").get_json()["first_seq"] == 5
