@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export CHECKPOINTS_DATABASE_URL ?= sqlite:///var/checkpoints.db
 
-.PHONY: run test lint format openapi bench bench-all clean browser-tools spec-tools
+.PHONY: run test lint format openapi bench bench-all mutation clean browser-tools spec-tools
 
 $(BIN)/checkpoints: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,5 +67,10 @@ bench: $(BIN)/checkpoints
 bench-all: $(BIN)/checkpoints
 	$(BIN)/python benchmarks/run.py
 
+## mutation: mutation testing of the domain, the write path and the HTTP statuses (not part
+## of make test); fails when a surviving mutant is not listed in tests/mutation-survivors.md
+mutation: $(BIN)/checkpoints
+	$(BIN)/python tests/mutation.py
+
 clean:
-	rm -rf $(VENV) var/*.db var/*.db-wal var/*.db-shm
+	rm -rf $(VENV) mutants var/*.db var/*.db-wal var/*.db-shm

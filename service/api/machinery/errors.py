@@ -18,7 +18,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 import schemas.common as limits
 from service import storage
 
-from .tags import etag_for
+from .tags import etag_for, quoted
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,9 @@ def _from_storage(error: storage.StorageError) -> Problem:
             f"{error}: read it again and retry with its ETag in If-Match.",
             kind="precondition-failed",
             headers={
-                "ETag": etag_for(error.resource_type, error.resource_id, error.current_revision)
+                "ETag": quoted(
+                    etag_for(error.resource_type, error.resource_id, error.current_revision)
+                )
             },
         )
     if isinstance(error, storage.FeedGone):
