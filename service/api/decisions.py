@@ -174,26 +174,52 @@ def held() -> HeldInputs:
     return g.held_inputs
 
 
+#: The operations whose answers about a given time are held (``remember_conditional``).
+HELD_RULES = frozenset({"/v1/decisions", "/v1/checkpoints/<checkpoint_id>/status"})
+
+
 @blp.before_request
-def answer_held_not_modified():
-    """A 304 before the query is even parsed, when this very request (path and query) was
-    answered with an ETag from the inputs held now and ``If-None-Match`` holds it."""
-    if request.method != "GET" or not request.if_none_match:
+def answer_held():
+    """A request (path and query) answered before with an ETag from the inputs held now is
+    answered again before its query is even parsed: a 304 when ``If-None-Match`` holds the
+    ETag, else the very 200 sent then (its bytes and headers)."""
+    if request.method != "GET" or request.url_rule is None:
         return None
-    answer = held().derived.get(("conditional", request.path, request.query_string))
-    if answer is None:
+    if request.url_rule.rule not in HELD_RULES:
         return None
-    etag, cache_control = answer
-    cached = not_modified(etag)
-    if cached is not None:
-        cached.headers["Cache-Control"] = cache_control
-    return cached
+    derived = held().derived
+    if request.if_none_match:
+        answer = derived.get(("conditional", request.path, request.query_string))
+        if answer is not None:
+            etag, cache_control = answer
+            cached = not_modified(etag)
+            if cached is not None:
+                cached.headers["Cache-Control"] = cache_control
+                return cached
+    sent = derived.get(("sent", request.path, request.query_string))
+    if sent is None:
+        return None
+    body, headers = sent
+    return current_app.response_class(body, 200, headers)
 
 
 def remember_conditional(result, etag: str) -> None:
-    """Hold this request's ETag and Cache-Control for ``answer_held_not_modified``."""
+    """Hold this request's ETag and Cache-Control for ``answer_held``, and (by
+    ``hold_sent``) the 200 it is answered with."""
     cache_control = (result[2] if isinstance(result, tuple) else result.headers)["Cache-Control"]
-    held().remember(("conditional", request.path, request.query_string), (etag, cache_control))
+    key = (request.path, request.query_string)
+    held().remember(("conditional", *key), (etag, cache_control))
+    g.held_sent = ("sent", *key)
+
+
+@blp.after_request
+def hold_sent(response):
+    """Hold a 200 that ``remember_conditional`` named, as it leaves the view (before the
+    application's own hooks: CORS, compression, rate limits add their headers each time)."""
+    key = g.pop("held_sent", None)
+    if key is not None and response.status_code == 200 and not response.is_streamed:
+        held().remember(key, (response.get_data(), list(response.headers.items())))
+    return response
 
 
 def dumped_response(result):
