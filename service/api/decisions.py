@@ -85,15 +85,24 @@ GEOJSON_STATUS_EXAMPLE = {
 }
 
 
-def status(item: DecisionInput, at: datetime, facts: dict[str, str]) -> dict[str, Any]:
-    """The four decisions of one checkpoint, its derived state and the earliest valid_until."""
+def status(
+    item: DecisionInput, at: datetime, facts: dict[str, str], held: HeldInputs | None = None
+) -> dict[str, Any]:
+    """The four decisions of one checkpoint, its derived state and the earliest valid_until.
+    ``held``: the held inputs ``item`` comes from, when ``at`` is now (each decision is then
+    reused within the interval it holds for, as ``current_decision`` does)."""
     checkpoint, rules, closures = item.checkpoint, item.rules, item.closures
-    decisions = {
-        mode: decide(
-            checkpoint=checkpoint, rules=rules, closures=closures, mode=mode, at=at, facts=facts
-        )
-        for mode in MODES
-    }
+    if held is not None:
+        decisions = {
+            mode: current_decision(held, checkpoint.id, mode, facts, now=at) for mode in MODES
+        }
+    else:
+        decisions = {
+            mode: decide(
+                checkpoint=checkpoint, rules=rules, closures=closures, mode=mode, at=at, facts=facts
+            )
+            for mode in MODES
+        }
     ends = [d.valid_until for d in decisions.values() if d.valid_until is not None]
     return {
         "checkpoint_id": checkpoint.id,
@@ -238,11 +247,17 @@ def facts_of(args: dict) -> dict[str, str]:
 
 
 def current_decision(
-    held: HeldInputs, checkpoint_id: str, mode: str, facts: dict[str, str]
+    held: HeldInputs,
+    checkpoint_id: str,
+    mode: str,
+    facts: dict[str, str],
+    *,
+    now: datetime | None = None,
 ) -> Decision:
     """The decision about now from the held inputs. A decision holds from its ``at`` until its
     ``valid_until``: one computed earlier is reused within that interval, with ``at`` now."""
-    now = datetime.now(UTC)
+    if now is None:
+        now = datetime.now(UTC)
     key = ("now", checkpoint_id, mode, tuple(sorted(facts.items())))
     decision = held.derived.get(key)
     if (
@@ -423,7 +438,10 @@ class CheckpointStatus(MethodView):
             (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
         else:
             item = held_now.one(checkpoint_id)
-        body = with_as_of(status(item, at or as_of or datetime.now(UTC), facts), as_of)
+        if at_given or held_now is None:
+            body = with_as_of(status(item, at or as_of, facts), as_of)
+        else:
+            body = status(item, datetime.now(UTC), facts, held_now)
         dumped = STATUS_SCHEMA.dump(body)
         etag = content_etag(dumped)
         result = cacheable(dumped, body["valid_until"], at_given, dumped, as_of, etag=etag)
@@ -465,8 +483,15 @@ class AllStatus(MethodView):
         at_given = at is not None
         at = at or as_of or datetime.now(UTC)
         after = decode_cursor(cursor, str)
-        items = inputs(country=country, as_of=as_of, after=after, limit=limit + 1)
-        page = [status(item, at, facts_of(facts)) for item in items[:limit]]
+        if as_of is None:
+            held_now = held()
+            items = held_now.select(country=country, after=after, limit=limit + 1)
+        else:
+            held_now = None
+            items = inputs(country=country, as_of=as_of, after=after, limit=limit + 1)
+        facts = facts_of(facts)
+        now_held = None if at_given else held_now
+        page = [status(item, at, facts, now_held) for item in items[:limit]]
         next_key = page[-1]["checkpoint_id"] if len(items) > limit else None
         body, headers = page_body(page, next_key)
         body = with_as_of({"at": at, **body}, as_of)
