@@ -85,15 +85,24 @@ GEOJSON_STATUS_EXAMPLE = {
 }
 
 
-def status(item: DecisionInput, at: datetime, facts: dict[str, str]) -> dict[str, Any]:
-    """The four decisions of one checkpoint, its derived state and the earliest valid_until."""
+def status(
+    item: DecisionInput, at: datetime, facts: dict[str, str], held: HeldInputs | None = None
+) -> dict[str, Any]:
+    """The four decisions of one checkpoint, its derived state and the earliest valid_until.
+    ``held``: the held inputs ``item`` comes from, when ``at`` is now (each decision is then
+    reused within the interval it holds for, as ``current_decision`` does)."""
     checkpoint, rules, closures = item.checkpoint, item.rules, item.closures
-    decisions = {
-        mode: decide(
-            checkpoint=checkpoint, rules=rules, closures=closures, mode=mode, at=at, facts=facts
-        )
-        for mode in MODES
-    }
+    if held is not None:
+        decisions = {
+            mode: current_decision(held, checkpoint.id, mode, facts, now=at) for mode in MODES
+        }
+    else:
+        decisions = {
+            mode: decide(
+                checkpoint=checkpoint, rules=rules, closures=closures, mode=mode, at=at, facts=facts
+            )
+            for mode in MODES
+        }
     ends = [d.valid_until for d in decisions.values() if d.valid_until is not None]
     return {
         "checkpoint_id": checkpoint.id,
@@ -174,26 +183,52 @@ def held() -> HeldInputs:
     return g.held_inputs
 
 
+#: The operations whose answers about a given time are held (``remember_conditional``).
+HELD_RULES = frozenset({"/v1/decisions", "/v1/checkpoints/<checkpoint_id>/status"})
+
+
 @blp.before_request
-def answer_held_not_modified():
-    """A 304 before the query is even parsed, when this very request (path and query) was
-    answered with an ETag from the inputs held now and ``If-None-Match`` holds it."""
-    if request.method != "GET" or not request.if_none_match:
+def answer_held():
+    """A request (path and query) answered before with an ETag from the inputs held now is
+    answered again before its query is even parsed: a 304 when ``If-None-Match`` holds the
+    ETag, else the very 200 sent then (its bytes and headers)."""
+    if request.method != "GET" or request.url_rule is None:
         return None
-    answer = held().derived.get(("conditional", request.path, request.query_string))
-    if answer is None:
+    if request.url_rule.rule not in HELD_RULES:
         return None
-    etag, cache_control = answer
-    cached = not_modified(etag)
-    if cached is not None:
-        cached.headers["Cache-Control"] = cache_control
-    return cached
+    derived = held().derived
+    if request.if_none_match:
+        answer = derived.get(("conditional", request.path, request.query_string))
+        if answer is not None:
+            etag, cache_control = answer
+            cached = not_modified(etag)
+            if cached is not None:
+                cached.headers["Cache-Control"] = cache_control
+                return cached
+    sent = derived.get(("sent", request.path, request.query_string))
+    if sent is None:
+        return None
+    body, headers = sent
+    return current_app.response_class(body, 200, headers)
 
 
 def remember_conditional(result, etag: str) -> None:
-    """Hold this request's ETag and Cache-Control for ``answer_held_not_modified``."""
+    """Hold this request's ETag and Cache-Control for ``answer_held``, and (by
+    ``hold_sent``) the 200 it is answered with."""
     cache_control = (result[2] if isinstance(result, tuple) else result.headers)["Cache-Control"]
-    held().remember(("conditional", request.path, request.query_string), (etag, cache_control))
+    key = (request.path, request.query_string)
+    held().remember(("conditional", *key), (etag, cache_control))
+    g.held_sent = ("sent", *key)
+
+
+@blp.after_request
+def hold_sent(response):
+    """Hold a 200 that ``remember_conditional`` named, as it leaves the view (before the
+    application's own hooks: CORS, compression, rate limits add their headers each time)."""
+    key = g.pop("held_sent", None)
+    if key is not None and response.status_code == 200 and not response.is_streamed:
+        held().remember(key, (response.get_data(), list(response.headers.items())))
+    return response
 
 
 def dumped_response(result):
@@ -212,11 +247,17 @@ def facts_of(args: dict) -> dict[str, str]:
 
 
 def current_decision(
-    held: HeldInputs, checkpoint_id: str, mode: str, facts: dict[str, str]
+    held: HeldInputs,
+    checkpoint_id: str,
+    mode: str,
+    facts: dict[str, str],
+    *,
+    now: datetime | None = None,
 ) -> Decision:
     """The decision about now from the held inputs. A decision holds from its ``at`` until its
     ``valid_until``: one computed earlier is reused within that interval, with ``at`` now."""
-    now = datetime.now(UTC)
+    if now is None:
+        now = datetime.now(UTC)
     key = ("now", checkpoint_id, mode, tuple(sorted(facts.items())))
     decision = held.derived.get(key)
     if (
@@ -397,7 +438,10 @@ class CheckpointStatus(MethodView):
             (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
         else:
             item = held_now.one(checkpoint_id)
-        body = with_as_of(status(item, at or as_of or datetime.now(UTC), facts), as_of)
+        if at_given or held_now is None:
+            body = with_as_of(status(item, at or as_of, facts), as_of)
+        else:
+            body = status(item, datetime.now(UTC), facts, held_now)
         dumped = STATUS_SCHEMA.dump(body)
         etag = content_etag(dumped)
         result = cacheable(dumped, body["valid_until"], at_given, dumped, as_of, etag=etag)
@@ -439,8 +483,15 @@ class AllStatus(MethodView):
         at_given = at is not None
         at = at or as_of or datetime.now(UTC)
         after = decode_cursor(cursor, str)
-        items = inputs(country=country, as_of=as_of, after=after, limit=limit + 1)
-        page = [status(item, at, facts_of(facts)) for item in items[:limit]]
+        if as_of is None:
+            held_now = held()
+            items = held_now.select(country=country, after=after, limit=limit + 1)
+        else:
+            held_now = None
+            items = inputs(country=country, as_of=as_of, after=after, limit=limit + 1)
+        facts = facts_of(facts)
+        now_held = None if at_given else held_now
+        page = [status(item, at, facts, now_held) for item in items[:limit]]
         next_key = page[-1]["checkpoint_id"] if len(items) > limit else None
         body, headers = page_body(page, next_key)
         body = with_as_of({"at": at, **body}, as_of)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from tests.conftest import CHECKPOINT, assert_problem
@@ -397,6 +399,38 @@ def test_a_held_answer_about_a_given_time_changes_with_a_write(client, editor, m
     after = client.get(path, headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200 and after.get_json()["allowed"] is False
     assert after.headers["ETag"] != before.headers["ETag"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/decisions?checkpoint_id=medininkai&mode=goods&at=2025-06-02T12:00:00Z",
+        "/v1/checkpoints/medininkai/status?at=2025-06-02T12:00:00Z",
+    ],
+)
+def test_a_held_answer_is_sent_again_whole_until_a_write(client, editor, medininkai, path):
+    def whole(response):
+        headers = [(k, v) for k, v in response.headers.items() if k not in ("Date", "RateLimit")]
+        return response.status_code, headers, response.get_data()
+
+    first = client.get(path)
+    assert first.status_code == 200 and "RateLimit" in first.headers
+    for _ in range(2):  # answered again from what was sent (before the query is parsed)
+        assert whole(client.get(path)) == whole(first)
+    gzipped = client.get(path, headers={"Accept-Encoding": "gzip", "Origin": "https://a.example"})
+    assert gzipped.headers["Access-Control-Allow-Origin"] == "*"
+    assert gzipped.headers["X-Content-Type-Options"] == "nosniff"
+    data = gzipped.get_data()
+    if gzipped.headers.get("Content-Encoding") == "gzip":  # an answer of 1 KiB or more
+        data = gzip.decompress(data)
+    assert data == first.get_data()
+    closure = {"starts_at": "2025-06-01T00:00:00Z", "reason": "security"}
+    created = client.post("/v1/checkpoints/medininkai/closures", json=closure, headers=editor)
+    assert created.status_code == 201
+    after = client.get(path)
+    assert after.status_code == 200 and after.get_data() != first.get_data()
+    assert after.headers["ETag"] != first.headers["ETag"]
+    assert whole(client.get(path)) == whole(after)
 
 
 def test_a_held_status_is_the_same_whatever_offset_at_is_given_in(client, medininkai):

@@ -4,13 +4,14 @@ segments and response headers are declared here once."""
 
 from __future__ import annotations
 
+import functools
 import http
 from collections.abc import Callable
 from copy import deepcopy
 
 import flask_smorest
 from flask import request
-from marshmallow import RAISE
+from marshmallow import RAISE, Schema
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import UnicodeConverter
 
@@ -33,9 +34,48 @@ def headers(*names: str) -> dict[str, str]:
     return {name: name for name in names}
 
 
+#: Query strings whose parsed arguments are held, at most (the same questions repeat).
+PARSED_QUERIES = 4096
+_QUERY_LOCATIONS = ("query", "querystring")
+
+
 class _StrictParser(FlaskParser):
     # webargs drops unknown query parameters by default; a public API must refuse them.
     DEFAULT_UNKNOWN_BY_LOCATION = dict.fromkeys(FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, RAISE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._parsed_query = functools.lru_cache(maxsize=PARSED_QUERIES)(self._parse_query)
+
+    def parse(
+        self, argmap, req=None, *, location=None, validate=None, error_headers=None, **kwargs
+    ):
+        """webargs' parse. The arguments of a query string that the same schema has accepted
+        before are taken from a bounded LRU: they depend on the raw query string alone (a
+        validation that depends on the time, such as ``as_of`` not in the future, only ever
+        turns a refusal into an acceptance). A query that is refused is never held: it is
+        parsed, and answered, anew each time."""
+        if (
+            location in _QUERY_LOCATIONS
+            and isinstance(argmap, Schema)
+            and validate is None
+            and error_headers is None
+            and req is None
+        ):
+            key = tuple(sorted(kwargs.items()))
+            return dict(self._parsed_query(argmap, location, key, request.query_string))
+        return super().parse(
+            argmap,
+            req,
+            location=location,
+            validate=validate,
+            error_headers=error_headers,
+            **kwargs,
+        )
+
+    def _parse_query(self, argmap, location, options, query_string):
+        # Called with the request whose query string is ``query_string``.
+        return super().parse(argmap, request, location=location, **dict(options))
 
 
 #: Errors any operation can answer with (400: a request that is not valid HTTP/1.1).

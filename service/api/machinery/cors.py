@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 
 from flask import Flask, Response, request
-from flask_cors.core import get_cors_options, set_cors_headers
+from flask_cors.core import (
+    ACL_REQUEST_HEADER_PRIVATE_NETWORK,
+    FLASK_CORS_EVALUATED,
+    get_cors_headers,
+    get_cors_options,
+    set_cors_headers,
+)
+from werkzeug.datastructures import Headers
 
 #: Reads: answered to any origin.
 READ_METHODS = ("GET", "HEAD")
@@ -83,10 +90,22 @@ def init_app(app: Flask) -> None:
     public_posts = _options(app, "*", (*READ_METHODS, "POST"))
     # With no origin configured, no origin matches: browsers are refused every write.
     writes = _options(app, write_origins or [re.compile(r"(?!)")], (*READ_METHODS, *WRITE_METHODS))
+    # A read that is not a preflight gets the same headers whatever its Origin (the wildcard)
+    # and whichever read options apply: flask-cors's answer, worked out once.
+    read_headers = list(get_cors_headers(reads, Headers(), "GET").items(multi=True))
 
     @app.after_request
     def _cors(response: Response) -> Response:
         method = request.method
+        if (
+            method in READ_METHODS
+            and ACL_REQUEST_HEADER_PRIVATE_NETWORK not in request.headers
+            and not hasattr(response, FLASK_CORS_EVALUATED)
+        ):
+            headers = response.headers
+            for name, value in read_headers:
+                headers.add(name, value)
+            return response
         if method == "OPTIONS":
             method = request.headers.get("Access-Control-Request-Method", "GET").upper()
         rule = request.url_rule.rule if request.url_rule is not None else None
