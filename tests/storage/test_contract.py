@@ -77,6 +77,24 @@ def test_create_get_update_delete_and_history(backend):
     assert again.revision == 4
 
 
+def test_a_delete_at_a_stale_revision_raises_and_deletes_nothing(backend):
+    backend.create(resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a")
+    backend.update(
+        resource_type="checkpoint",
+        resource_id="medininkai",
+        data=fields(name="B"),
+        expected_revision=1,
+        actor="b",
+    )
+    with pytest.raises(RevisionMismatch) as info:
+        backend.delete(
+            resource_type="checkpoint", resource_id="medininkai", expected_revision=1, actor="c"
+        )
+    assert info.value.current_revision == 2
+    assert backend.get(resource_type="checkpoint", resource_id="medininkai").revision == 2
+    assert backend.feed_position() == 2
+
+
 def test_create_of_a_live_id_raises_and_writes_nothing(backend):
     backend.create(resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a")
     with pytest.raises(AlreadyExists):
