@@ -3,6 +3,7 @@ problem+json with the status, problem type and headers the contract gives it."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,19 @@ def test_an_unexpected_storage_error_is_a_500_that_tells_nothing(raising):
     problem = assert_problem(response, 500)
     assert problem["type"] == "about:blank"
     assert "secret-detail" not in response.get_data(as_text=True)
+
+
+def test_an_unexpected_storage_error_is_logged_with_its_cause(raising, caplog):
+    error = storage.HistoryOrder("the recording time secret-detail")
+    raising.config["RAISE"] = error
+    with caplog.at_level(logging.ERROR, logger="service.api.machinery.errors"):
+        assert_problem(raising.test_client().get("/raise"), 500)
+    logged = [
+        record.exc_info[1]
+        for record in caplog.records
+        if record.name == "service.api.machinery.errors" and record.exc_info
+    ]
+    assert logged == [error]
 
 
 def test_a_revision_the_store_rechecks_is_a_412_with_the_current_quoted_etag(
