@@ -251,6 +251,27 @@ def test_deleting_a_checkpoint_tombstones_its_rules_and_closures(point):
         point.get(resource_type="rule", resource_id="r1")
 
 
+def test_every_event_of_a_rule_or_closure_names_its_checkpoint(point):
+    """What a feed filtered by checkpoint relies on: the create, update and delete of a rule
+    and of a closure each carry the checkpoint they belong to."""
+    for kind, data in [("rule", rule("r1")), ("closure", closure("c1"))]:
+        point.create(resource_type=kind, resource_id=data["id"], data=data, actor="a")
+        point.update(
+            resource_type=kind,
+            resource_id=data["id"],
+            data={**data, "modes": ["goods"]} if kind == "closure" else {**data, "mode": "goods"},
+            expected_revision=1,
+            actor="b",
+        )
+        point.delete(resource_type=kind, resource_id=data["id"], expected_revision=2, actor="c")
+    events = point.changes(after=1, limit=10)
+    assert [(e["resource_id"], e["action"], e["checkpoint_id"]) for e in events] == [
+        (resource_id, action, "medininkai")
+        for resource_id in ("r1", "c1")
+        for action in ("created", "updated", "deleted")
+    ]
+
+
 def test_decision_inputs_are_domain_values(point):
     point.create(resource_type="rule", resource_id="r1", data=rule("r1"), actor="a")
     (item,) = point.decision_inputs(checkpoint_id="medininkai")
