@@ -170,7 +170,7 @@ def test_writes_without_if_match_are_428(client, editor, admin, store, method):
     response = getattr(client, method)(
         "/v1/checkpoints/medininkai", json=CHECKPOINT, headers=headers
     )
-    assert_problem(response, 428)
+    assert assert_problem(response, 428)["type"] == "urn:checkpoints:problem:precondition-required"
     assert store.feed_position() == before
 
 
@@ -189,7 +189,7 @@ def test_writes_with_a_stale_etag_are_412_carrying_the_current_etag(
     response = getattr(client, method)(
         "/v1/checkpoints/medininkai", json=CHECKPOINT, headers=headers
     )
-    assert_problem(response, 412)
+    assert assert_problem(response, 412)["type"] == "urn:checkpoints:problem:precondition-failed"
     assert response.headers["ETag"] == second.headers["ETag"]
     assert store.feed_position() == before
 
