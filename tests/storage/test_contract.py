@@ -95,6 +95,25 @@ def test_a_delete_at_a_stale_revision_raises_and_deletes_nothing(backend):
     assert backend.feed_position() == 2
 
 
+def test_a_write_to_a_deleted_resource_raises_not_found_naming_it(point):
+    point.create(resource_type="rule", resource_id="r1", data=rule("r1"), actor="a")
+    point.delete(resource_type="rule", resource_id="r1", expected_revision=1, actor="b")
+    with pytest.raises(NotFound) as updating:
+        point.update(
+            resource_type="rule",
+            resource_id="r1",
+            data=rule("r1"),
+            expected_revision=None,
+            actor="c",
+        )
+    with pytest.raises(NotFound) as deleting:
+        point.delete(resource_type="rule", resource_id="r1", expected_revision=None, actor="c")
+    for info in (updating, deleting):
+        assert (info.value.resource_type, info.value.resource_id) == ("rule", "r1")
+        assert str(info.value) == "rule 'r1' does not exist"
+    assert point.feed_position() == 3
+
+
 def test_create_of_a_live_id_raises_and_writes_nothing(backend):
     backend.create(resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a")
     with pytest.raises(AlreadyExists):
