@@ -194,6 +194,24 @@ def test_writes_with_a_stale_etag_are_412_carrying_the_current_etag(
     assert store.feed_position() == before
 
 
+def test_an_etag_names_its_resource_not_only_its_revision(client, editor, store):
+    """Two checkpoints at the same revision have different ETags: one's ETag neither satisfies
+    If-Match nor gives a 304 on the other."""
+    first = create(client, editor).headers["ETag"]
+    other = create(client, editor, id="lavoriskes").headers["ETag"]
+    assert first != other
+    before = store.feed_position()
+    response = client.patch(
+        "/v1/checkpoints/lavoriskes", json={"name": "x"}, headers={**editor, "If-Match": first}
+    )
+    assert_problem(response, 412)
+    assert store.feed_position() == before
+    assert (
+        client.get("/v1/checkpoints/lavoriskes", headers={"If-None-Match": first}).status_code
+        == 200
+    )
+
+
 def test_weak_etag_does_not_satisfy_if_match(client, editor):
     etag = create(client, editor).headers["ETag"]
     response = client.patch(
