@@ -100,6 +100,15 @@ def test_unknown_route_is_404(client):
     assert_problem(client.get("/v1/checkpoints/medininkai"), 404)
 
 
+def test_a_problem_is_titled_with_its_status_phrase(client, editor):
+    """A problem's title is its status's phrase, whichever path raised it: a storage failure
+    (404), a routing miss (404), bad input (422)."""
+    assert assert_problem(client.get("/v1/checkpoints/medininkai"), 404)["title"] == "Not Found"
+    assert assert_problem(client.get("/v1/nowhere"), 404)["title"] == "Not Found"
+    bad = client.post("/v1/checkpoints", json={"id": "A"}, headers=editor)
+    assert assert_problem(bad, 422)["title"] == "Unprocessable Entity"
+
+
 def test_wrong_method_is_405_with_allow(client, editor):
     response = client.delete("/v1/checkpoints", headers=editor)
     assert_problem(response, 405)

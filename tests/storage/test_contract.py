@@ -116,10 +116,12 @@ def test_a_write_to_a_deleted_resource_raises_not_found_naming_it(point):
 
 def test_create_of_a_live_id_raises_and_writes_nothing(backend):
     backend.create(resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a")
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyExists) as info:
         backend.create(
             resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a"
         )
+    assert (info.value.resource_type, info.value.resource_id) == ("checkpoint", "medininkai")
+    assert str(info.value) == "checkpoint 'medininkai' exists already"
     assert backend.feed_position() == 1
 
 
