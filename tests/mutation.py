@@ -1,4 +1,4 @@
-"""``make mutation``: mutation testing of the decisions, the write path and the statuses.
+"""``make mutation``: mutation testing of the crossing state, the write path and the statuses.
 
 Runs mutmut (configured under ``[tool.mutmut]`` in pyproject.toml) from a clean slate over
 the scope below, prints the score and every mutant not killed, and fails when a surviving
