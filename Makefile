@@ -67,8 +67,8 @@ bench: $(BIN)/checkpoints
 bench-all: $(BIN)/checkpoints
 	$(BIN)/python benchmarks/run.py
 
-## mutation: mutation testing of the domain, the write path and the HTTP statuses (not part
-## of make test); fails when a surviving mutant is not listed in tests/mutation-survivors.md
+## mutation: mutation testing of the crossing state, the write path and the HTTP statuses (not
+## part of make test); fails when a surviving mutant is not listed in tests/mutation-survivors.md
 mutation: $(BIN)/checkpoints
 	$(BIN)/python tests/mutation.py
 

@@ -170,7 +170,7 @@ def test_writes_without_if_match_are_428(client, editor, admin, store, method):
     response = getattr(client, method)(
         "/v1/checkpoints/medininkai", json=CHECKPOINT, headers=headers
     )
-    assert_problem(response, 428)
+    assert assert_problem(response, 428)["type"] == "urn:checkpoints:problem:precondition-required"
     assert store.feed_position() == before
 
 
@@ -189,9 +189,27 @@ def test_writes_with_a_stale_etag_are_412_carrying_the_current_etag(
     response = getattr(client, method)(
         "/v1/checkpoints/medininkai", json=CHECKPOINT, headers=headers
     )
-    assert_problem(response, 412)
+    assert assert_problem(response, 412)["type"] == "urn:checkpoints:problem:precondition-failed"
     assert response.headers["ETag"] == second.headers["ETag"]
     assert store.feed_position() == before
+
+
+def test_an_etag_names_its_resource_not_only_its_revision(client, editor, store):
+    """Two checkpoints at the same revision have different ETags: one's ETag neither satisfies
+    If-Match nor gives a 304 on the other."""
+    first = create(client, editor).headers["ETag"]
+    other = create(client, editor, id="lavoriskes").headers["ETag"]
+    assert first != other
+    before = store.feed_position()
+    response = client.patch(
+        "/v1/checkpoints/lavoriskes", json={"name": "x"}, headers={**editor, "If-Match": first}
+    )
+    assert_problem(response, 412)
+    assert store.feed_position() == before
+    assert (
+        client.get("/v1/checkpoints/lavoriskes", headers={"If-None-Match": first}).status_code
+        == 200
+    )
 
 
 def test_weak_etag_does_not_satisfy_if_match(client, editor):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -99,6 +100,15 @@ def test_unknown_route_is_404(client):
     assert_problem(client.get("/v1/checkpoints/medininkai"), 404)
 
 
+def test_a_problem_is_titled_with_its_status_phrase(client, editor):
+    """A problem's title is its status's phrase, whichever path raised it: a storage failure
+    (404), a routing miss (404), bad input (422)."""
+    assert assert_problem(client.get("/v1/checkpoints/medininkai"), 404)["title"] == "Not Found"
+    assert assert_problem(client.get("/v1/nowhere"), 404)["title"] == "Not Found"
+    bad = client.post("/v1/checkpoints", json={"id": "A"}, headers=editor)
+    assert assert_problem(bad, 422)["title"] == "Unprocessable Entity"
+
+
 def test_wrong_method_is_405_with_allow(client, editor):
     response = client.delete("/v1/checkpoints", headers=editor)
     assert_problem(response, 405)
@@ -114,6 +124,30 @@ def test_unexpected_failure_is_a_500_problem_without_internals(app, client):
     body = assert_problem(response, 500)
     assert "secret" not in response.get_data(as_text=True)
     assert body["detail"]
+
+
+def test_a_failure_after_the_view_is_a_500_problem_and_its_cause_is_logged(app, client, caplog):
+    # An after-request hook that fails once: Flask turns the failure into an
+    # InternalServerError that carries the original exception.
+    failed = []
+
+    @app.after_request
+    def fail_once(response):
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("secret cause in /var/lib/db")
+        return response
+
+    with caplog.at_level(logging.ERROR, logger="service.api.machinery.errors"):
+        response = client.get("/v1/checkpoints")
+    assert_problem(response, 500)
+    assert "secret" not in response.get_data(as_text=True)
+    causes = [
+        record.exc_info[1]
+        for record in caplog.records
+        if record.name == "service.api.machinery.errors" and record.exc_info
+    ]
+    assert [str(cause) for cause in causes] == ["secret cause in /var/lib/db"]
 
 
 def test_storage_that_cannot_be_opened_is_a_503_problem(tmp_path):

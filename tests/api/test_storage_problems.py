@@ -3,10 +3,15 @@ problem+json with the status, problem type and headers the contract gives it."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
 from service import storage
+from tests.api.test_rules import RULE
 from tests.conftest import CHECKPOINT, assert_problem
+from tests.storage.test_faults import checkpoint_wal, damage_pages
 
 PROBLEM = "urn:checkpoints:problem:"
 
@@ -110,6 +115,19 @@ def test_an_unexpected_storage_error_is_a_500_that_tells_nothing(raising):
     assert "secret-detail" not in response.get_data(as_text=True)
 
 
+def test_an_unexpected_storage_error_is_logged_with_its_cause(raising, caplog):
+    error = storage.HistoryOrder("the recording time secret-detail")
+    raising.config["RAISE"] = error
+    with caplog.at_level(logging.ERROR, logger="service.api.machinery.errors"):
+        assert_problem(raising.test_client().get("/raise"), 500)
+    logged = [
+        record.exc_info[1]
+        for record in caplog.records
+        if record.name == "service.api.machinery.errors" and record.exc_info
+    ]
+    assert logged == [error]
+
+
 def test_a_revision_the_store_rechecks_is_a_412_with_the_current_quoted_etag(
     raising, store, client, editor
 ):
@@ -134,3 +152,37 @@ def test_a_revision_the_store_rechecks_is_a_412_with_the_current_quoted_etag(
     problem = assert_problem(response, 412)
     assert problem["type"] == PROBLEM + "precondition-failed"
     assert response.headers["ETag"] == current
+
+
+def test_once_damage_is_met_every_write_is_refused_and_nothing_changes(
+    database_url, app, store, client, editor
+):
+    """Damage met anywhere (here: a read of the closures) refuses the writes that would not
+    touch the damaged pages too: a create, an update and a delete of a rule each answer 503
+    storage-corrupt, and the rule stays as it was."""
+    assert client.post("/v1/checkpoints", json=CHECKPOINT, headers=editor).status_code == 201
+    created = client.post("/v1/checkpoints/medininkai/rules", json=RULE, headers=editor)
+    assert created.status_code == 201, created.get_json()
+    rule = created.get_json()
+    url = f"/v1/rules/{rule['id']}"
+    etag = created.headers["ETag"]
+    store.close()
+    path = Path(database_url.removeprefix("sqlite:///"))
+    checkpoint_wal(path)
+    damage_pages(path, "closures")
+
+    met = assert_problem(client.get("/v1/closures"), 503)
+    assert met["type"] == PROBLEM + "storage-corrupt"
+    writes = [
+        client.post("/v1/checkpoints", json={**CHECKPOINT, "id": "lavoriskes"}, headers=editor),
+        client.put(
+            url,
+            json={**RULE, "valid_until": "2030-01-01T00:00:00Z"},
+            headers={**editor, "If-Match": etag},
+        ),
+        client.delete(url, headers={**editor, "If-Match": etag}),
+    ]
+    for response in writes:
+        assert assert_problem(response, 503)["type"] == PROBLEM + "storage-corrupt"
+    assert client.get(url).get_json() == rule
+    assert_problem(client.get("/v1/checkpoints/lavoriskes"), 404)

@@ -77,12 +77,51 @@ def test_create_get_update_delete_and_history(backend):
     assert again.revision == 4
 
 
+def test_a_delete_at_a_stale_revision_raises_and_deletes_nothing(backend):
+    backend.create(resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a")
+    backend.update(
+        resource_type="checkpoint",
+        resource_id="medininkai",
+        data=fields(name="B"),
+        expected_revision=1,
+        actor="b",
+    )
+    with pytest.raises(RevisionMismatch) as info:
+        backend.delete(
+            resource_type="checkpoint", resource_id="medininkai", expected_revision=1, actor="c"
+        )
+    assert info.value.current_revision == 2
+    assert backend.get(resource_type="checkpoint", resource_id="medininkai").revision == 2
+    assert backend.feed_position() == 2
+
+
+def test_a_write_to_a_deleted_resource_raises_not_found_naming_it(point):
+    point.create(resource_type="rule", resource_id="r1", data=rule("r1"), actor="a")
+    point.delete(resource_type="rule", resource_id="r1", expected_revision=1, actor="b")
+    with pytest.raises(NotFound) as updating:
+        point.update(
+            resource_type="rule",
+            resource_id="r1",
+            data=rule("r1"),
+            expected_revision=None,
+            actor="c",
+        )
+    with pytest.raises(NotFound) as deleting:
+        point.delete(resource_type="rule", resource_id="r1", expected_revision=None, actor="c")
+    for info in (updating, deleting):
+        assert (info.value.resource_type, info.value.resource_id) == ("rule", "r1")
+        assert str(info.value) == "rule 'r1' does not exist"
+    assert point.feed_position() == 3
+
+
 def test_create_of_a_live_id_raises_and_writes_nothing(backend):
     backend.create(resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a")
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyExists) as info:
         backend.create(
             resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a"
         )
+    assert (info.value.resource_type, info.value.resource_id) == ("checkpoint", "medininkai")
+    assert str(info.value) == "checkpoint 'medininkai' exists already"
     assert backend.feed_position() == 1
 
 
@@ -231,6 +270,27 @@ def test_deleting_a_checkpoint_tombstones_its_rules_and_closures(point):
     assert len({e["recorded_at"] for e in events}) == 1
     with pytest.raises(NotFound):
         point.get(resource_type="rule", resource_id="r1")
+
+
+def test_every_event_of_a_rule_or_closure_names_its_checkpoint(point):
+    """What a feed filtered by checkpoint relies on: the create, update and delete of a rule
+    and of a closure each carry the checkpoint they belong to."""
+    for kind, data in [("rule", rule("r1")), ("closure", closure("c1"))]:
+        point.create(resource_type=kind, resource_id=data["id"], data=data, actor="a")
+        point.update(
+            resource_type=kind,
+            resource_id=data["id"],
+            data={**data, "modes": ["goods"]} if kind == "closure" else {**data, "mode": "goods"},
+            expected_revision=1,
+            actor="b",
+        )
+        point.delete(resource_type=kind, resource_id=data["id"], expected_revision=2, actor="c")
+    events = point.changes(after=1, limit=10)
+    assert [(e["resource_id"], e["action"], e["checkpoint_id"]) for e in events] == [
+        (resource_id, action, "medininkai")
+        for resource_id in ("r1", "c1")
+        for action in ("created", "updated", "deleted")
+    ]
 
 
 def test_decision_inputs_are_domain_values(point):
