@@ -85,24 +85,31 @@ GEOJSON_STATUS_EXAMPLE = {
 }
 
 
+def decide_with(item: DecisionInput, mode: str, at: datetime, facts: dict[str, str]) -> Decision:
+    """One mode's decision at ``at`` from a checkpoint's decision inputs."""
+    return decide(
+        checkpoint=item.checkpoint,
+        rules=item.rules,
+        closures=item.closures,
+        mode=mode,
+        at=at,
+        facts=facts,
+    )
+
+
 def status(
     item: DecisionInput, at: datetime, facts: dict[str, str], held: HeldInputs | None = None
 ) -> dict[str, Any]:
     """The four decisions of one checkpoint, its derived state and the earliest valid_until.
     ``held``: the held inputs ``item`` comes from, when ``at`` is now (each decision is then
     reused within the interval it holds for, as ``current_decision`` does)."""
-    checkpoint, rules, closures = item.checkpoint, item.rules, item.closures
+    checkpoint = item.checkpoint
     if held is not None:
         decisions = {
             mode: current_decision(held, checkpoint.id, mode, facts, now=at) for mode in MODES
         }
     else:
-        decisions = {
-            mode: decide(
-                checkpoint=checkpoint, rules=rules, closures=closures, mode=mode, at=at, facts=facts
-            )
-            for mode in MODES
-        }
+        decisions = {mode: decide_with(item, mode, at, facts) for mode in MODES}
     ends = [d.valid_until for d in decisions.values() if d.valid_until is not None]
     return {
         "checkpoint_id": checkpoint.id,
@@ -266,15 +273,7 @@ def current_decision(
         and (decision.valid_until is None or now < decision.valid_until)
     ):
         return replace(decision, at=now)
-    item = held.one(checkpoint_id)
-    decision = decide(
-        checkpoint=item.checkpoint,
-        rules=item.rules,
-        closures=item.closures,
-        mode=mode,
-        at=now,
-        facts=facts,
-    )
+    decision = decide_with(held.one(checkpoint_id), mode, now, facts)
     held.remember(key, decision)
     return decision
 
@@ -283,14 +282,7 @@ def _decision(
     checkpoint_id: str, mode: str, at: datetime, facts: dict[str, str], as_of: datetime | None
 ) -> Decision:
     (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
-    return decide(
-        checkpoint=item.checkpoint,
-        rules=item.rules,
-        closures=item.closures,
-        mode=mode,
-        at=at,
-        facts=facts,
-    )
+    return decide_with(item, mode, at, facts)
 
 
 @blp.route("/decisions")
@@ -331,15 +323,7 @@ class Decisions(MethodView):
         key = ("decision", checkpoint_id, mode, at, tuple(sorted(facts.items())))
         answer = held_now.derived.get(key)
         if answer is None:
-            item = held_now.one(checkpoint_id)
-            body = decide(
-                checkpoint=item.checkpoint,
-                rules=item.rules,
-                closures=item.closures,
-                mode=mode,
-                at=at,
-                facts=facts,
-            ).to_dict()
+            body = decide_with(held_now.one(checkpoint_id), mode, at, facts).to_dict()
             answer = held_now.remember(key, (body, content_etag(body)))
         body, etag = answer
         result = cacheable(body, None, True, body, etag=etag)
@@ -396,15 +380,8 @@ class Decisions(MethodView):
                     detail = f"checkpoint {checkpoint_id!r} did not exist then"
                 results.append(Problem(404, detail, kind="not-found").body())
                 continue
-            item = read[key]
-            decision = decide(
-                checkpoint=item.checkpoint,
-                rules=item.rules,
-                closures=item.closures,
-                mode=query["mode"],
-                at=query.get("at") or as_of or now,
-                facts=query["facts"],
-            )
+            at = query.get("at") or as_of or now
+            decision = decide_with(read[key], query["mode"], at, query["facts"])
             results.append(with_as_of(decision.to_dict(), as_of))
         return {"results": results}
 
