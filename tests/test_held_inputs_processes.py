@@ -73,27 +73,21 @@ def closed_on_every_worker(server: Server, workers: set[int]) -> None:
     raise AssertionError(f"only workers {seen} of {workers} answered")
 
 
-def write_closure(server: Server, token: str) -> int:
+def create(server: Server, token: str, path: str, body: dict) -> int:
+    """POST ``body`` to ``path`` as an editor; the pid of the worker that created it."""
     probe, response = ask(
-        server,
-        "POST",
-        "/v1/checkpoints/medininkai/closures",
-        json=CLOSURE,
-        headers={"Authorization": f"Bearer {token}"},
+        server, "POST", path, json=body, headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 201, response.text
     return worker_of(server, probe)
 
 
+def write_closure(server: Server, token: str) -> int:
+    return create(server, token, "/v1/checkpoints/medininkai/closures", CLOSURE)
+
+
 def create_checkpoint(server: Server, token: str) -> None:
-    _, response = ask(
-        server,
-        "POST",
-        "/v1/checkpoints",
-        json=CHECKPOINT,
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 201, response.text
+    create(server, token, "/v1/checkpoints", CHECKPOINT)
 
 
 def test_a_write_through_one_worker_is_in_the_next_answer_of_another(app, database_url, tmp_path):
