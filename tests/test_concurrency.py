@@ -175,3 +175,29 @@ def test_of_many_overlapping_rules_written_at_once_exactly_one_is_stored(server,
         one_round,
         spread=SPREAD_ROUNDS,
     )
+
+
+def test_concurrent_retries_of_one_idempotency_key_write_once(server, store):
+    token = {"Authorization": f"Bearer {make_token(store, 'alice', 'editor')}"}
+
+    def one_round(n: int) -> None:
+        body = {**CHECKPOINT, "id": f"retried-{n}"}
+        headers = {**token, "Idempotency-Key": f"key-{n}"}
+        before = store.feed_position()
+        responses = race(
+            lambda session, i: session.post(
+                f"{server.url}/v1/checkpoints", json=body, headers=headers, timeout=30
+            )
+        )
+        # A retry waits for the write lock, then replays the first one's answer.
+        assert [r.status_code for r in responses] == [201] * CLIENTS
+        assert len({r.json()["created_at"] for r in responses}) == 1
+        assert store.feed_position() == before + 1
+        replay = requests.post(
+            f"{server.url}/v1/checkpoints", json=body, headers=headers, timeout=30
+        )
+        assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+
+    until_two_workers_race(
+        server, "POST", lambda n: "/v1/checkpoints", one_round, spread=SPREAD_ROUNDS
+    )

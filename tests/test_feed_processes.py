@@ -173,31 +173,6 @@ def test_sse_resumes_from_last_event_id_and_sends_heartbeats(database_url, app, 
         server.stop()
 
 
-def test_concurrent_retries_of_one_idempotency_key_write_once(server, store):
-    token = {
-        "Authorization": f"Bearer {make_token(store, 'alice', 'editor')}",
-        "Idempotency-Key": "one",
-    }
-    barrier = threading.Barrier(12)
-
-    def post(_):
-        barrier.wait()
-        return requests.post(
-            f"{server.url}/v1/checkpoints", json=CHECKPOINT, headers=token, timeout=30
-        )
-
-    with ThreadPoolExecutor(12) as pool:
-        responses = list(pool.map(post, range(12)))
-    statuses = [r.status_code for r in responses]
-    assert statuses == [201] * 12, statuses  # a retry waits for the write lock, then replays
-    assert len({r.json()["created_at"] for r in responses if r.status_code == 201}) == 1
-    assert store.feed_position() == 1
-    replay = requests.post(
-        f"{server.url}/v1/checkpoints", json=CHECKPOINT, headers=token, timeout=30
-    )
-    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
-
-
 def _checkpoints(*args, env_url):
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "checkpoints"), *args],
