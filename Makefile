@@ -67,10 +67,11 @@ bench: $(BIN)/checkpoints
 bench-all: $(BIN)/checkpoints
 	$(BIN)/python benchmarks/run.py
 
-## mutation: mutation testing of the crossing state, the write path and the HTTP statuses (not
-## part of make test); fails when a surviving mutant is not listed in tests/mutation-survivors.md
+## mutation: mutation testing of the domain, the write path and the HTTP statuses (not part of
+## make test); fails when a surviving mutant is not listed in tests/mutation-survivors.md
+## (MUTATION_ARGS=--continue goes on with an interrupted run, --report judges the last one again)
 mutation: $(BIN)/checkpoints
-	$(BIN)/python tests/mutation.py
+	$(BIN)/python tests/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) mutants var/*.db var/*.db-wal var/*.db-shm

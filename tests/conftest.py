@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+import tests.properties  # noqa: F401  (a capped run loads its Hypothesis profile first)
 from service import create_app
 from service.bearer_tokens import hash_secret, new_secret
 from service.config import Config

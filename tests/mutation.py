@@ -33,18 +33,11 @@ _WRITE_PATH = ["create", "update", "delete", "_live_head", "_tombstone"]
 #: the conditional-request checks and ETags.
 _STATUSES = ["xǁProblemǁ*", "x__from_storage", "x_handle_http_exception"]
 
-#: What is mutated, by mutant name (the files are ``only_mutate`` in pyproject.toml). Every
-#: mutant of these functions is run: about 580 mutants.
-#:
-#: Out of scope for now: ``decide()`` and the helpers it alone calls (``_covering_closures``,
-#: ``_rule_in_force``, ``_earliest``), about 330 mutants. Each of their mutants runs the
-#: decision's Hypothesis properties (about 12 s of tests per surviving mutant), and with them a
-#: run no longer completes within an hour on two shared cores. ``derive_state()`` and the
-#: closure message are in.
-_DECISIONS = ["derive_state", "_crossing", "_closure_message"]
-
+#: What is mutated, by mutant name (the files are ``only_mutate`` in pyproject.toml): every
+#: function of the domain (``service/domain/``: the decision, opening hours, conditions, facts,
+#: the resource model and the timeline), the write path and the statuses above.
 SCOPE = [
-    *(f"service.domain.decisions.x_{name}__mutmut_*" for name in _DECISIONS),
+    "service.domain.*",
     "service.api.machinery.etags.*",
     "service.api.machinery.tags.*",
     *(f"service.api.machinery.errors.{name}__mutmut_*" for name in _STATUSES),
@@ -53,6 +46,8 @@ SCOPE = [
 ]
 
 KILLED = {"killed", "timeout", "caught by type check"}
+#: Examples per property in the first pass (see ``main``).
+CAPPED_EXAMPLES = "20"
 #: Two children at most: the machine running this is shared.
 MAX_CHILDREN = os.environ.get("MUTATION_MAX_CHILDREN", "2")
 
@@ -91,16 +86,41 @@ def results() -> dict[str, str]:
     return found
 
 
+def mutmut_run(names: list[str], *, capped: bool) -> int:
+    """``mutmut run`` over ``names`` (mutant names or patterns); ``capped``: with the
+    properties' examples capped (``tests/properties.py``)."""
+    env = dict(os.environ)
+    env.pop("CHECKPOINTS_PROPERTY_EXAMPLES", None)
+    if capped:
+        env["CHECKPOINTS_PROPERTY_EXAMPLES"] = CAPPED_EXAMPLES
+    run = subprocess.run(
+        [str(MUTMUT), "run", "--max-children", MAX_CHILDREN, *names], cwd=ROOT, env=env
+    )
+    if run.returncode != 0:
+        print(f"mutmut run failed (exit {run.returncode})", file=sys.stderr)
+    return run.returncode
+
+
 def main() -> int:
-    """``--report``: judge the results of the last run again (after editing the list, or after
-    ``mutmut run NAME...`` retested some mutants) instead of running every mutant afresh."""
+    """Every mutant in scope is run with the properties capped, then every one that survived
+    is run again with every example: a mutant survives only the full suite.
+
+    ``--continue``: run only the mutants the last run did not reach (it was interrupted), then
+    the second pass. ``--report``: judge the results of the last run again (after editing the
+    list, or after ``mutmut run NAME...`` retested some mutants) without running anything."""
     started = time.monotonic()
     if "--report" not in sys.argv:
-        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-        run = subprocess.run([str(MUTMUT), "run", "--max-children", MAX_CHILDREN, *SCOPE], cwd=ROOT)
-        if run.returncode != 0:
-            print(f"mutmut run failed (exit {run.returncode})", file=sys.stderr)
-            return run.returncode
+        if "--continue" in sys.argv:
+            first = [name for name, s in results().items() if s == "not checked"]
+        else:
+            shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+            first = SCOPE
+        if first and (code := mutmut_run(first, capped=True)):
+            return code
+        again = [name for name, s in results().items() if s not in KILLED | {"no tests"}]
+        print(f"\n{len(again)} mutants survived with the properties capped: run with every example")
+        if again and (code := mutmut_run(again, capped=False)):
+            return code
     elapsed = time.monotonic() - started
 
     status = results()

@@ -15,9 +15,10 @@ from service.domain import MODES
 from service.example.timeline import Create, Loader, vilnius
 from service.storage.times import now_stamp
 from tests.conftest import CHECKPOINT
+from tests.properties import examples
 
 PROPERTY_SETTINGS = settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -15,6 +15,7 @@ from service import create_app
 from service.config import Config
 from service.domain import MODES
 from tests.conftest import assert_problem, make_token
+from tests.properties import examples
 
 AUTUMN_CLOSURE = "closure-salcininkai-2025-10-27"
 EXAMPLE_QUERY = {
@@ -90,7 +91,9 @@ def test_every_mode_by_default_and_intervals_cover_the_range(client):
     offset=st.integers(0, (datetime(2026, 1, 1) - datetime(2019, 1, 1)).days * 24 - 1),
 )
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(30),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 def test_each_interval_agrees_with_the_decision_inside_it(client, mode, offset):
     query = {"mode": mode, "from": "2019-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}

@@ -13,6 +13,7 @@ from service.domain.conditions import (
     validate_condition,
 )
 from service.domain.facts import FACTS
+from tests.properties import examples
 
 BY_CARS = {
     "not": {
@@ -168,6 +169,11 @@ def test_valid_conditions(expr):
             {"all.0.all.1.x": ["Unknown field."]},
             id="extra-key-deep-inside",
         ),
+        pytest.param(
+            {"not": {"any": [ENTRY], "x": 1}},
+            {"not.x": ["Unknown field."]},
+            id="extra-key-beside-a-nested-combinator",
+        ),
     ],
 )
 def test_invalid_conditions(expr, errors):
@@ -241,6 +247,11 @@ def test_a_fact_given_as_none_is_absent():
             id="nested",
         ),
         pytest.param({"all": [TRUE]}, "direction is entry", id="single-child"),
+        pytest.param(
+            {"any": [TRUE, {"all": [{"all": [FALSE, UNKNOWN]}]}]},
+            "direction is entry or (nationality is LT and vehicle_category is car)",
+            id="single-child-keeps-its-brackets",
+        ),
     ],
 )
 def test_describe(expr, text):
@@ -281,7 +292,7 @@ facts = st.fixed_dictionaries(
 complete_facts = st.fixed_dictionaries(
     {fact: st.sampled_from(values) for fact, values in VALUES.items()}
 )
-PROPERTY = settings(max_examples=300, deadline=None, database=None)
+PROPERTY = settings(max_examples=examples(300), deadline=None, database=None)
 
 
 def facts_in(expr) -> set[str]:

@@ -20,6 +20,7 @@ from service.domain.model import (
     ResourceRef,
     Rule,
 )
+from tests.properties import examples
 
 
 def t(text: str) -> datetime:
@@ -920,7 +921,10 @@ def histories(draw):
 
 
 @settings(
-    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(300),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(case=histories(), fractions=st.lists(st.floats(0, 1), max_size=4))
 def test_answer_holds_until_valid_until(case, fractions):
@@ -960,7 +964,7 @@ EDGE_ZONES = (
 EDGE_HOURS = ("Mo-Fr 08:00-20:00", "PH off; Mo-Su 06:00-22:00", "24/7", "22:00-02:00", "2999 Dec")
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=examples(300), deadline=None, database=None)
 @given(
     at=st.one_of(
         st.datetimes(datetime(1900, 1, 1), datetime(2999, 12, 31, 23, 59, 59, 999999)),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.domain.facts import FACTS, validate_fact_value, validate_facts
+from service.domain.facts import FACTS, validate_country_code, validate_fact_value, validate_facts
 
 SLUG = (
     "Must be a slug: a lower-case letter or digit, then up to 62 lower-case letters, digits, "
@@ -71,3 +71,8 @@ def test_validate_facts_keys_errors_by_fact():
     }
     assert validate_facts({}) == {}
     assert validate_facts(["direction"]) == {"": ["Must be an object."]}
+
+
+def test_a_country_code_must_be_a_string():
+    assert validate_country_code(5) == "Must be a string."
+    assert validate_country_code(None) == "Must be a string."

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from service.domain import hours
 from service.domain.hours import open_state, validate_opening_hours
+from tests.properties import examples
 
 VILNIUS = "Europe/Vilnius"
 
@@ -228,7 +229,7 @@ DST_SENSITIVE_HOURS = (
 CLOCK_CHANGES = (t("2024-03-31T01:00"), t("2024-10-27T01:00"))
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=examples(300), deadline=None, database=None)
 @given(
     text=st.sampled_from(DST_SENSITIVE_HOURS),
     clock_change=st.sampled_from(CLOCK_CHANGES),

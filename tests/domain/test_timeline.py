@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from service.domain.decisions import decide
 from service.domain.timeline import TooManyIntervals, walk
-from tests.domain.test_decisions import checkpoint, closure, rule, t
+from tests.domain.test_decisions import FEW_TRAVELLERS, checkpoint, closure, rule, t
+from tests.properties import examples
 
 RULES = [
     rule("r1", "allowed", "2024-01-01T00:00", "2024-03-01T00:00"),
@@ -90,14 +91,64 @@ def test_neighbours_with_the_same_answer_and_reasons_are_merged():
 def test_the_walk_is_bounded_and_the_range_not_empty():
     with pytest.raises(TooManyIntervals):
         pedestrians(hours="Mo-Fr 08:00-20:00", end="2024-03-29T00:00", max_steps=20)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"^the range is empty: its end must come after"):
         pedestrians(start="2024-01-02T00:00", end="2024-01-02T00:00")
+
+
+def test_the_bound_counts_the_decisions_taken_exactly():
+    # Opening and closing twice a weekday: every decision starts an interval of its own.
+    week = pedestrians(hours="Mo-Fr 08:00-20:00", end="2024-02-08T00:00", max_steps=1000)
+    assert len(week) == 11
+    assert spans(pedestrians(hours="Mo-Fr 08:00-20:00", end="2024-02-08T00:00", max_steps=11)) == (
+        spans(week)
+    )
+    with pytest.raises(
+        TooManyIntervals,
+        match=r"^the answer for pedestrian could change more than 10 times in the range$",
+    ):
+        pedestrians(hours="Mo-Fr 08:00-20:00", end="2024-02-08T00:00", max_steps=10)
+
+
+def test_the_walk_decides_with_the_facts_given():
+    conditional = rule("r1", access="restricted", condition=FEW_TRAVELLERS)
+
+    def walked(facts):
+        intervals = walk(
+            checkpoint=checkpoint(),
+            rules=[conditional],
+            closures=[],
+            mode="pedestrian",
+            start=t("2024-02-01T00:00"),
+            end=t("2024-02-02T00:00"),
+            facts=facts,
+            max_steps=10,
+        )
+        return [(i.decision.allowed, i.decision.missing_facts) for i in intervals]
+
+    assert walked({"traveller_category": "diplomat"}) == [(True, ())]
+    assert walked({"traveller_category": "resident"}) == [(False, ())]
+    assert walked({}) == [(None, ("traveller_category",))]
+
+
+def test_an_interval_as_json_names_its_bounds_and_answer_but_not_the_query():
+    (interval,) = pedestrians([], "2024-02-01T00:00", "2024-02-02T00:00")
+    answer = interval.decision.to_dict()
+    assert interval.to_dict() == {
+        "from": "2024-02-01T00:00:00Z",
+        "until": "2024-02-02T00:00:00Z",
+        **{
+            k: v
+            for k, v in answer.items()
+            if k not in ("checkpoint_id", "mode", "at", "valid_until")
+        },
+    }
+    assert {"allowed", "access", "reasons"} <= interval.to_dict().keys()
 
 
 INSTANT = st.integers(0, 24 * 120).map(lambda h: t("2024-01-01T00:00") + timedelta(hours=h))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     edges=st.lists(st.tuples(INSTANT, st.integers(1, 24 * 10)), max_size=4),
     hours=st.sampled_from(["24/7", "Mo-Fr 08:00-20:00"]),
