@@ -152,6 +152,16 @@ def test_values_are_frozen_and_normalised():
         pytest.param(
             lambda: Closure("c", "cp", AT, AT), "ends_at must be after starts_at", id="closure-span"
         ),
+        pytest.param(
+            lambda: Closure("c", "cp", AT.replace(tzinfo=None)),
+            "starts_at must be timezone-aware",
+            id="naive-start",
+        ),
+        pytest.param(
+            lambda: Closure("c", "cp", AT, AT.replace(tzinfo=None)),
+            "ends_at must be timezone-aware",
+            id="naive-end",
+        ),
         pytest.param(lambda: ResourceRef("rules", "r", 1), "type", id="resource-type"),
     ],
 )
