@@ -537,3 +537,35 @@ def test_stored_json_beyond_what_orjson_reads_is_read_as_written(backend):
     )
     got = backend.get(resource_type="checkpoint", resource_id="medininkai").data["extra"]
     assert got == extra and all(type(got[k]) is int for k in ("big", "low", "edge"))
+
+
+def test_an_update_on_sqlite_is_one_transaction_of_five_statements(tmp_path):
+    """The write path's cost: an update reads the head, takes the feed's next seq and time,
+    and writes the state, history and feed rows; nothing else runs in (or around) it."""
+    store = open_store(f"sqlite:///{tmp_path / 'checkpoints.db'}")
+    store.migrate()
+    try:
+        store.create(resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a")
+        statements = []
+        store._conn().set_trace_callback(statements.append)
+        store.update(
+            resource_type="checkpoint",
+            resource_id="medininkai",
+            data=fields(name="B"),
+            expected_revision=1,
+            actor="b",
+        )
+        store._conn().set_trace_callback(None)
+        assert [" ".join(s.split()[:3]) for s in statements] == [
+            "BEGIN IMMEDIATE",
+            "SELECT revision, live,",
+            "UPDATE feed_state SET",
+            "UPDATE checkpoints SET",
+            "INSERT INTO revisions",
+            "INSERT INTO changes",
+            "COMMIT",
+        ]
+        assert "live" not in statements[3].split("WHERE")[0]  # the live index is not touched
+        assert store.get(resource_type="checkpoint", resource_id="medininkai").data["name"] == "B"
+    finally:
+        store.close()
