@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import pycountry
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
@@ -46,9 +46,16 @@ def validate_language_tag(tag: str) -> None:
 
 
 def validate_hours(text: str) -> None:
-    message = validate_opening_hours(text)
+    message = _hours_message(text)
     if message:
         raise ValidationError(f"Not OpenStreetMap opening_hours syntax: {message}")
+
+
+@lru_cache(maxsize=4096)
+def _hours_message(text: str) -> str | None:
+    """The verdict on an opening_hours text, parsed once: a write sends the stored hours back
+    (a merge patch, a PUT of what was read), and many points share the same hours."""
+    return validate_opening_hours(text)
 
 
 class LocationSchema(StrictSchema):

@@ -294,3 +294,28 @@ def test_merge_patch_bodies_have_no_defaults_and_admit_null_for_optional_fields(
 def test_the_server_is_where_the_document_was_read():
     spec = json.loads(render_openapi())
     assert [server["url"] for server in spec["servers"]] == ["/"]
+
+
+def _calls(view):
+    """The functions a call of ``view`` goes through, outermost first (by ``__wrapped__``)."""
+    seen = []
+    while view is not None and len(seen) < 100:
+        seen.append(view)
+        view = getattr(view, "__wrapped__", None)
+    return seen
+
+
+def test_what_only_documents_an_operation_costs_no_call_when_it_is_served(app):
+    """flask-smorest's alt_response and doc only document: the view served is the operation's
+    own function (behind the decorators that do work), not a call through a wrapper per
+    documented error."""
+    documenting = ("ResponseMixin.alt_response.", "Blueprint.doc.")
+    checked = 0
+    for view in app.view_functions.values():
+        view_class = getattr(view, "view_class", None)
+        for method in getattr(view_class, "methods", None) or ():
+            for function in _calls(getattr(view_class, method.lower())):
+                name = function.__code__.co_qualname
+                assert not name.startswith(documenting), f"{view_class.__name__}.{method}: {name}"
+            checked += 1
+    assert checked > 20

@@ -12,13 +12,17 @@ here is the dialect both engines share, with ``?`` placeholders.
 from __future__ import annotations
 
 import abc
+import functools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Literal
+
+import orjson
 
 from .base import (
     AlreadyExists,
@@ -80,6 +84,22 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+#: A run of digits that may be an integer beyond 64 bits (2**63 has 19 digits).
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+def _parse(text: str) -> Any:
+    """Stored JSON, read by orjson (several times the standard library's speed) to the same
+    values. orjson would read an integer beyond 64 bits as a float, so text with a run of 19
+    digits or more is read by the standard library, as is anything orjson refuses."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 def _like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -128,7 +148,7 @@ class VersionedStore(Store):
             row = self._head(tx, kind, resource_id)
         if row is None or not row[1]:
             raise NotFound(resource_type, resource_id)
-        return Record(resource_type, resource_id, row[0], json.loads(row[3]))
+        return Record(resource_type, resource_id, row[0], _parse(row[3]))
 
     def _as_of(self, tx: Tx, as_of: str, where: str, params: list) -> list[tuple]:
         """Transaction time: the newest revision recorded at or before ``as_of`` of each
@@ -168,14 +188,18 @@ class VersionedStore(Store):
         recorded_at: str | None = None,
     ) -> dict[str, Any] | None:
         """Write one revision: the new state, its history row and its feed event."""
-        last_seq, last_recorded_at = tx.execute(
-            "SELECT last_seq, last_recorded_at FROM feed_state WHERE id = 1"
-        ).fetchone()
-        if recorded_at is not None:
+        if recorded_at is None:
+            # The next seq and the transaction's time, taken in one statement: one time per
+            # transaction, and times never go backwards along the feed, whatever the clocks
+            # of the writers (or hosts).
+            seq, tx.time = tx.execute(_NEXT_EVENT, [tx.time or now_stamp()] * 2).fetchone()
+            feed_updated = True
+        else:
+            last_seq, last_recorded_at = tx.execute(
+                "SELECT last_seq, last_recorded_at FROM feed_state WHERE id = 1"
+            ).fetchone()
             tx.time = _supplied_time(recorded_at, last_recorded_at)
-        # One time per transaction, and times never go backwards along the feed, whatever
-        # the clocks of the writers (or hosts).
-        tx.time = tx.time or max(now_stamp(), last_recorded_at)
+            seq, feed_updated = last_seq + 1, False
         resource = None
         if fields is not None:
             resource = {
@@ -187,7 +211,7 @@ class VersionedStore(Store):
         self._apply_event(
             tx,
             {
-                "seq": last_seq + 1,
+                "seq": seq,
                 "recorded_at": tx.time,
                 "resource_type": kind.name,
                 "resource_id": resource_id,
@@ -197,6 +221,7 @@ class VersionedStore(Store):
                 "actor": actor,
                 "data": resource,
             },
+            feed_updated=feed_updated,
         )
         return resource
 
@@ -750,22 +775,34 @@ class VersionedStore(Store):
             self._set_position(tx, source, position)
         return position
 
-    def _apply_event(self, tx: Tx, event: Mapping[str, Any], *, mirrored: bool = False) -> None:
+    def _apply_event(
+        self,
+        tx: Tx,
+        event: Mapping[str, Any],
+        *,
+        mirrored: bool = False,
+        feed_updated: bool = False,
+    ) -> None:
         """Write one event: the resource's new state (or its tombstone), its revision row and
         the feed row. Local writes and a mirror's copies of a source's events both come here;
-        a mirror keeps history rows it already has and never moves a resource backwards."""
+        a mirror keeps history rows it already has and never moves a resource backwards.
+        ``feed_updated``: the feed's position and time already say this event (``_record``)."""
         kind = KINDS[event["resource_type"]]
         resource = event["data"]
+        data = None if resource is None else _dumps(resource)
         head = self._head(tx, kind, event["resource_id"]) if mirrored else None
         if head is None or head[0] < event["revision"]:
             if resource is not None:
-                self._put_state(tx, kind, resource)
+                # A local update's row exists and is live (``update`` read it in this
+                # transaction): it is rewritten in place, its ``live`` column untouched.
+                self._put_state(
+                    tx, kind, resource, data, live=not mirrored and event["action"] == "updated"
+                )
             else:
                 tx.execute(
                     f"UPDATE {kind.table} SET revision = ?, live = 0, updated_at = ? WHERE id = ?",
                     [event["revision"], event["recorded_at"], event["resource_id"]],
                 )
-        data = None if resource is None else _dumps(resource)
         ignore = " ON CONFLICT DO NOTHING" if mirrored else ""
         tx.execute(
             "INSERT INTO revisions (resource_type, resource_id, revision, action, actor, "
@@ -780,20 +817,28 @@ class VersionedStore(Store):
                 data,
             ],
         )
-        tx.execute(
-            f"INSERT INTO changes ({_CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?){ignore}",
-            [*(event[name] for name in _CHANGE_NAMES[:-1]), data],
-        )
-        tx.execute(
-            "UPDATE feed_state SET "
-            "last_seq = CASE WHEN last_seq < ? THEN ? ELSE last_seq END, "
-            "last_recorded_at = CASE WHEN last_recorded_at < ? THEN ? ELSE last_recorded_at END "
-            "WHERE id = 1",
-            [event["seq"], event["seq"], event["recorded_at"], event["recorded_at"]],
-        )
+        tx.execute(_INSERT_CHANGE + ignore, [*(event[name] for name in _CHANGE_NAMES[:-1]), data])
+        if not feed_updated:
+            tx.execute(
+                "UPDATE feed_state SET "
+                "last_seq = CASE WHEN last_seq < ? THEN ? ELSE last_seq END, "
+                "last_recorded_at = CASE WHEN last_recorded_at < ? THEN ? "
+                "ELSE last_recorded_at END WHERE id = 1",
+                [event["seq"], event["seq"], event["recorded_at"], event["recorded_at"]],
+            )
         tx.feed_seq = max(tx.feed_seq or 0, event["seq"])
 
-    def _put_state(self, tx: Tx, kind: Kind, resource: dict[str, Any]) -> None:
+    def _put_state(
+        self,
+        tx: Tx,
+        kind: Kind,
+        resource: dict[str, Any],
+        data: str | None = None,
+        *,
+        live: bool = False,
+    ) -> None:
+        """Write a resource's state row (``data``: the resource as JSON, if at hand). ``live``:
+        the row exists and is live, so it is updated in place."""
         columns = {
             "id": resource["id"],
             "revision": resource["revision"],
@@ -801,16 +846,14 @@ class VersionedStore(Store):
             "created_at": resource["created_at"],
             "updated_at": resource["updated_at"],
             "checkpoint_id": kind.checkpoint_id(resource),
-            "data": _dumps(resource),
+            "data": _dumps(resource) if data is None else data,
             **kind.columns(resource),
         }
-        names = ", ".join(columns)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name != "id")
-        tx.execute(
-            f"INSERT INTO {kind.table} ({names}) VALUES ({', '.join('?' for _ in columns)}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}",
-            list(columns.values()),
-        )
+        params = list(columns.values())
+        if live:
+            del columns["id"], columns["live"]
+            params = [*columns.values(), resource["id"]]
+        tx.execute(_state_sql(kind.table, tuple(columns), live), params)
 
     def _set_position(self, tx: Tx, source: str, seq: int) -> None:
         tx.execute(
@@ -907,6 +950,28 @@ _CHANGE_NAMES = (
     "data",
 )
 _CHANGE_COLUMNS = ", ".join(_CHANGE_NAMES)
+_INSERT_CHANGE = f"INSERT INTO changes ({_CHANGE_COLUMNS}) VALUES ({', '.join('?' * 9)})"
+#: A local write's event: the feed's next seq, and the time the transaction records at (the
+#: time given, or the last write's if that is later), both set and returned.
+_NEXT_EVENT = (
+    "UPDATE feed_state SET last_seq = last_seq + 1, last_recorded_at = "
+    "CASE WHEN last_recorded_at < ? THEN ? ELSE last_recorded_at END "
+    "WHERE id = 1 RETURNING last_seq, last_recorded_at"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _state_sql(table: str, names: tuple[str, ...], live: bool) -> str:
+    """The statement that writes a state row of ``table``: an update in place of a live row
+    by id (``names`` are the columns set, the id last among the parameters), else an insert
+    that replaces a row of the same id."""
+    if live:
+        return f"UPDATE {table} SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?"
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "id")
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}"
+    )
 
 
 def _change(row: tuple) -> dict[str, Any]:

@@ -499,3 +499,73 @@ def test_a_pending_key_left_by_an_older_version_never_blocks_a_create(backend):
         idempotency=_key(),
     )
     assert replay.replayed and replay.revision == 1
+
+
+def test_a_write_after_a_later_clock_takes_the_feeds_time_not_its_own(backend):
+    """Times never go backwards along the feed: a writer whose clock is behind the last
+    write's (another host's) records at that last time, and so do the writes after it."""
+    backend.create(resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a")
+    ahead = "2999-01-01T00:00:00.000000Z"
+    with backend.transaction("write") as tx:
+        tx.execute("UPDATE feed_state SET last_recorded_at = ? WHERE id = 1", [ahead])
+    updated = backend.update(
+        resource_type="checkpoint",
+        resource_id="medininkai",
+        data=fields(name="B"),
+        expected_revision=1,
+        actor="b",
+    )
+    backend.delete(
+        resource_type="checkpoint", resource_id="medininkai", expected_revision=2, actor="c"
+    )
+    assert updated.data["updated_at"] == ahead
+    events = backend.changes(after=0, limit=10)
+    assert [(e["seq"], e["recorded_at"] == ahead) for e in events] == [
+        (1, False),
+        (2, True),
+        (3, True),
+    ]
+    assert backend.feed_position() == 3
+
+
+def test_stored_json_beyond_what_orjson_reads_is_read_as_written(backend):
+    """Stored data is read by orjson, and by the standard library where orjson would not
+    give the same values (integers beyond 64 bits, which orjson reads as floats)."""
+    extra = {"big": 2**70 + 1, "low": -(2**63) - 1, "edge": 2**63 - 1, "text": "Каменны Лог"}
+    backend.create(
+        resource_type="checkpoint", resource_id="medininkai", data=fields(extra=extra), actor="a"
+    )
+    got = backend.get(resource_type="checkpoint", resource_id="medininkai").data["extra"]
+    assert got == extra and all(type(got[k]) is int for k in ("big", "low", "edge"))
+
+
+def test_an_update_on_sqlite_is_one_transaction_of_five_statements(tmp_path):
+    """The write path's cost: an update reads the head, takes the feed's next seq and time,
+    and writes the state, history and feed rows; nothing else runs in (or around) it."""
+    store = open_store(f"sqlite:///{tmp_path / 'checkpoints.db'}")
+    store.migrate()
+    try:
+        store.create(resource_type="checkpoint", resource_id="medininkai", data=fields(), actor="a")
+        statements = []
+        store._conn().set_trace_callback(statements.append)
+        store.update(
+            resource_type="checkpoint",
+            resource_id="medininkai",
+            data=fields(name="B"),
+            expected_revision=1,
+            actor="b",
+        )
+        store._conn().set_trace_callback(None)
+        assert [" ".join(s.split()[:3]) for s in statements] == [
+            "BEGIN IMMEDIATE",
+            "SELECT revision, live,",
+            "UPDATE feed_state SET",
+            "UPDATE checkpoints SET",
+            "INSERT INTO revisions",
+            "INSERT INTO changes",
+            "COMMIT",
+        ]
+        assert "live" not in statements[3].split("WHERE")[0]  # the live index is not touched
+        assert store.get(resource_type="checkpoint", resource_id="medininkai").data["name"] == "B"
+    finally:
+        store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import http
+import types
 from collections.abc import Callable
 from copy import deepcopy
 
@@ -155,9 +156,15 @@ class Blueprint(flask_smorest.Blueprint):
         return super().response(status_code, answers.answered(schema), **kwargs)
 
     def alt_response(self, status_code, response=None, *, schema=None, **kwargs):
-        return super().alt_response(
-            status_code, response, schema=answers.answered(schema), **kwargs
+        """flask-smorest's alt_response, documenting only (see ``_documenting``)."""
+        return _documenting(
+            super().alt_response(status_code, response, schema=answers.answered(schema), **kwargs)
         )
+
+    @staticmethod
+    def doc(**kwargs):
+        """flask-smorest's doc, documenting only (see ``_documenting``)."""
+        return _documenting(flask_smorest.Blueprint.doc(**kwargs))
 
     def operation(
         self,
@@ -196,3 +203,27 @@ class Blueprint(flask_smorest.Blueprint):
             return self.doc(**doc)(func)
 
         return decorator
+
+
+def _documenting(decorator: Callable[[Callable], Callable]) -> Callable[[Callable], Callable]:
+    """A flask-smorest decorator that only documents (``alt_response``, ``doc``), made free at
+    request time: flask-smorest wraps the view in a function that calls it, one call per
+    decorator on every request (an operation has a dozen: one per error it documents). The
+    view is given instead as a copy of itself that carries the wrapper's documentation."""
+
+    def decorate(func: Callable) -> Callable:
+        wrapper = decorator(func)
+        if not isinstance(func, types.FunctionType):
+            return wrapper
+        copy = types.FunctionType(
+            func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+        )
+        copy.__kwdefaults__ = func.__kwdefaults__
+        copy.__qualname__ = func.__qualname__
+        copy.__doc__ = func.__doc__
+        copy.__module__ = func.__module__
+        copy.__annotations__ = func.__annotations__
+        copy.__dict__.update(wrapper.__dict__)  # the documentation (_apidoc), __wrapped__
+        return copy
+
+    return decorate

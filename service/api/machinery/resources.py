@@ -3,6 +3,7 @@ read-only fields, If-Match, merge-patch, and the responses with their ETags."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -48,6 +49,12 @@ def _same(schema: Schema, name: str, sent: Any, stored: Any) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=64)
+def _dump_only(schema: Schema) -> frozenset[str]:
+    """The names of a schema's dump-only fields (each view's schema is built once)."""
+    return frozenset(name for name, field in schema.fields.items() if field.dump_only)
+
+
 def load_fields(
     schema: Schema,
     body: Mapping[str, Any],
@@ -63,9 +70,7 @@ def load_fields(
     """
     errors: dict[str, list[str]] = {}
     pinned = dict(pinned or {})
-    read_only = (
-        set(read_only) | {n for n, f in schema.fields.items() if f.dump_only}
-    ) - pinned.keys()
+    read_only = (set(read_only) | _dump_only(schema)) - pinned.keys()
     writable = dict(body)
     for name, value in pinned.items():
         if name in body and not _same(schema, name, body[name], value):
