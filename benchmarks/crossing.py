@@ -408,8 +408,21 @@ def not_modified_script(client: Client, paths: list[str]) -> Callable[[], str]:
 
 
 def patch_script(client: Client, ids: list[str], token: str) -> Callable[[], str]:
+    """The writers' script, with each checkpoint's current ETag. A previous run's last write
+    may still be committing after wrk stopped: the ETags are read until two reads 0.2 s apart
+    agree (5 s at most), so no run starts with an ETag that is already stale."""
+    paths = [f"/v1/checkpoints/{cid}" for cid in ids]
+
     def script() -> str:
-        return lua_patch(ids, client.expect([f"/v1/checkpoints/{cid}" for cid in ids]), token)
+        etags = client.expect(paths)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            again = client.expect(paths)
+            if again == etags:
+                break
+            etags = again
+        return lua_patch(ids, etags, token)
 
     return script
 
