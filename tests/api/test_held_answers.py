@@ -243,3 +243,28 @@ def test_a_held_page_is_held_per_representation(client, resources):
         for _ in range(2):
             assert client.get(path).mimetype == "application/json"
             assert client.get(path, headers=GEOJSON).mimetype == "application/geo+json"
+
+
+def test_a_304_alone_is_held_and_a_200_is_still_computed(app, client, elsewhere, resources):
+    path = f"/v1/checkpoints/medininkai/status?at={AT}"
+    etag = elsewhere().get(path).headers["ETag"]
+    conditional = {"If-None-Match": etag}
+    first = client.get(path, headers=conditional)
+    assert first.status_code == 304 and sent(app) == 0
+    again = client.get(path, headers=conditional)
+    assert sent(app) == 1 and whole(again) == whole(first)
+    whole_answer = client.get(path)
+    assert whole_answer.status_code == 200 and sent(app) == 1  # computed, then held
+    assert client.get(path).get_data() == whole_answer.get_data() and sent(app) == 2
+
+
+def test_answers_beyond_the_bound_are_sent_but_not_held(app, client, resources, monkeypatch):
+    from service.api.machinery import held
+
+    first = client.get("/v1/checkpoints/medininkai")
+    monkeypatch.setattr(held, "HELD_BYTES", held.HELD_BYTES // 10**6)
+    second = client.get("/v1/checkpoints/salcininkai")
+    for _ in range(2):
+        assert whole(client.get("/v1/checkpoints/salcininkai")) == whole(second)
+        assert whole(client.get("/v1/checkpoints/medininkai")) == whole(first)
+    assert app.extensions["checkpoints.held_answers"] == {"kept": 1, "sent": 2}

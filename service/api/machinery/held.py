@@ -30,11 +30,11 @@ from .etags import not_modified
 from .resources import store
 
 #: Bytes of held answers per set of inputs, at most: beyond, answers are sent but not held.
-HELD_BYTES = 16 * 1024 * 1024
+HELD_BYTES = 8 * 1024 * 1024
 #: The key under which the bytes held with one set of inputs are counted (in its memo).
 _BYTES = ("held-answers", "bytes")
-#: What one held answer costs besides its body (its headers and key), roughly, in bytes.
-_OVERHEAD = 512
+#: What one held answer costs besides its body (its headers, key and objects), roughly, in bytes.
+_OVERHEAD = 1536
 
 
 def tally() -> Counter:
