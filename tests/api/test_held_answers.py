@@ -12,7 +12,7 @@ import pytest
 
 from service import create_app
 from service.config import Config
-from tests.conftest import CHECKPOINT
+from tests.conftest import CHECKPOINT, make_token
 
 AT = "2025-06-02T12:00:00Z"
 SECOND = {**CHECKPOINT, "id": "salcininkai", "name": "Šalčininkai", "counterpart": "Beniakoni"}
@@ -20,6 +20,10 @@ SECOND = {**CHECKPOINT, "id": "salcininkai", "name": "Šalčininkai", "counterpa
 
 @pytest.fixture
 def resources(client, editor):
+    return create_resources(client, editor)
+
+
+def create_resources(client, editor) -> dict[str, str]:
     """Two checkpoints, a rule and a closure of the first (ended in 2021); their ids."""
     for body in (CHECKPOINT, SECOND):
         assert client.post("/v1/checkpoints", json=body, headers=editor).status_code == 201
@@ -124,19 +128,44 @@ def test_a_repeated_read_is_answered_from_what_was_sent(
         assert whole(again) == whole(first)
 
 
+def check_a_write_elsewhere_is_in_the_next_answer(app, client, other, editor, ids, case):
+    path, headers, write = case
+    path = path.format(**ids)
+    first = client.get(path, headers=headers)
+    client.get(path, headers=headers)
+    assert sent(app) == 1
+    write(other(), editor, ids)
+    after = client.get(path, headers=headers)
+    assert after.status_code == 200 and after.get_data() != first.get_data()
+    assert whole(after) == whole(other().get(path, headers=headers))
+    assert whole(client.get(path, headers=headers)) == whole(after)  # held again
+
+
 @pytest.mark.parametrize(("path", "headers", "write"), HELD)
 def test_a_write_elsewhere_is_in_the_next_answer(
     app, client, elsewhere, editor, resources, path, headers, write
 ):
-    path = path.format(**resources)
-    first = client.get(path, headers=headers)
-    client.get(path, headers=headers)
-    assert sent(app) == 1
-    write(elsewhere(), editor, resources)
-    after = client.get(path, headers=headers)
-    assert after.status_code == 200 and after.get_data() != first.get_data()
-    assert whole(after) == whole(elsewhere().get(path, headers=headers))
-    assert whole(client.get(path, headers=headers)) == whole(after)  # held again
+    check_a_write_elsewhere_is_in_the_next_answer(
+        app, client, elsewhere, editor, resources, (path, headers, write)
+    )
+
+
+@pytest.mark.parametrize(("path", "headers", "write"), HELD)
+def test_a_write_through_another_host_on_postgresql_is_in_the_next_answer(
+    postgres_url, path, headers, write
+):
+    apps = [create_app(Config(database_url=postgres_url)) for _ in range(2)]
+    try:
+        here, there = apps
+        token = make_token(there.extensions["checkpoints.store"], "alice", "editor")
+        editor = {"Authorization": f"Bearer {token}"}
+        ids = create_resources(here.test_client(), editor)
+        check_a_write_elsewhere_is_in_the_next_answer(
+            here, here.test_client(), there.test_client, editor, ids, (path, headers, write)
+        )
+    finally:
+        for app in apps:
+            app.extensions["checkpoints.store"].close()
 
 
 @pytest.mark.parametrize(("path", "headers", "write"), HELD)
