@@ -152,8 +152,8 @@ def current_states(country: str | None = None) -> tuple[dict[str, str], datetime
     """Each live checkpoint's derived state now (for the list's ``state`` filter), and the
     earliest instant at which one of them could change (None: none can)."""
     now = datetime.now(UTC)
-    held_now = held()
-    statuses = [status(item, now, {}, held_now) for item in held_now.select(country=country)]
+    # Not through the memo of decisions about now: every checkpoint would fill it.
+    statuses = [status(item, now, {}) for item in held().select(country=country)]
     ends = [s["valid_until"] for s in statuses if s["valid_until"] is not None]
     return {s["checkpoint_id"]: s["state"] for s in statuses}, min(ends) if ends else None
 
