@@ -120,3 +120,102 @@ def test_a_write_through_another_host_is_in_the_next_answer_here(postgres_url, t
         write_closure(a, token)
         # Both of b's workers held the inputs from before the write on host a.
         closed_on_every_worker(b, warmed_b)
+
+
+AT = "2025-06-02T12:00:00Z"
+
+
+def state_of(body: dict) -> str:
+    return body["state"]
+
+
+def first_state(body: dict) -> str:
+    return body["items"][0]["state"]
+
+
+def name_of(body: dict) -> str:
+    return body["name"]
+
+
+def first_name(body: dict) -> str:
+    return body["items"][0]["name"]
+
+
+def rename(server: Server, token: str) -> int:
+    path = "/v1/checkpoints/medininkai"
+    _, current = ask(server, path=path)
+    probe, response = ask(
+        server,
+        "PATCH",
+        path,
+        json={"name": "Medininkai (LT)"},
+        headers={"Authorization": f"Bearer {token}", "If-Match": current.headers["ETag"]},
+    )
+    assert response.status_code == 200, response.text
+    return worker_of(server, probe)
+
+
+@pytest.mark.parametrize(
+    ("path", "read", "before", "write", "after"),
+    [
+        pytest.param(
+            f"/v1/checkpoints/medininkai/status?at={AT}",
+            state_of,
+            "unknown",
+            write_closure,
+            "closed",
+            id="status",
+        ),
+        pytest.param(
+            f"/v1/status?limit=10&at={AT}",
+            first_state,
+            "unknown",
+            write_closure,
+            "closed",
+            id="page",
+        ),
+        pytest.param(
+            "/v1/checkpoints/medininkai",
+            name_of,
+            "Medininkai",
+            rename,
+            "Medininkai (LT)",
+            id="checkpoint",
+        ),
+        pytest.param(
+            "/v1/checkpoints?limit=10",
+            first_name,
+            "Medininkai",
+            rename,
+            "Medininkai (LT)",
+            id="list",
+        ),
+    ],
+)
+def test_a_held_answer_is_not_sent_after_a_write_through_another_worker(
+    app, database_url, tmp_path, path, read, before, write, after
+):
+    store = app.extensions["checkpoints.store"]
+    token = make_token(store, "alice", "editor")
+    with Server(database_url, workers=2, extra_env=LOG) as server:
+        server.start(tmp_path / "gunicorn.log")
+        create_checkpoint(server, token)
+        answered: dict[int, int] = {}
+        for _ in range(200):  # until each worker has answered twice: the answer is held there
+            probe, response = ask(server, path=path)
+            assert response.status_code == 200 and read(response.json()) == before
+            pid = worker_of(server, probe)
+            answered[pid] = answered.get(pid, 0) + 1
+            if len(answered) == 2 and min(answered.values()) >= 2:
+                break
+        else:
+            raise AssertionError(f"workers answered {answered}")
+        assert write(server, token) in answered
+        seen: set[int] = set()
+        for _ in range(200):
+            probe, response = ask(server, path=path)
+            assert response.status_code == 200 and read(response.json()) == after
+            seen.add(worker_of(server, probe))
+            if seen == set(answered):
+                return
+        raise AssertionError(f"only workers {seen} of {set(answered)} answered")

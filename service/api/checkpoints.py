@@ -20,6 +20,7 @@ from .decisions import current_states
 from .machinery.auth import require_role
 from .machinery.blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
 from .machinery.bodies import read_json_object
+from .machinery.held import hold, holds_answers
 from .machinery.pagination import decode_cursor, page_body
 from .machinery.representations import GEOJSON, JSON, feature, geojson_response, negotiate, vary
 from .machinery.resources import (
@@ -59,6 +60,7 @@ GEOJSON_PAGE_EXAMPLE = {
 
 @blp.route("")
 class Checkpoints(MethodView):
+    @holds_answers
     @blp.arguments(CheckpointListQuerySchema, location="query", as_kwargs=True)
     @blp.response(
         200,
@@ -87,9 +89,12 @@ class Checkpoints(MethodView):
         """
         media_type = negotiate(JSON, GEOJSON)
         after = decode_cursor(cursor, str)
-        ids = None
+        ids, until = None, None
         if state is not None:
-            ids = frozenset(i for i, s in current_states(country).items() if s == state)
+            states, until = current_states(country)
+            ids = frozenset(i for i, s in states.items() if s == state)
+        # A page depends on the stored checkpoints alone; by state, until a state can change.
+        hold(until=until)
         page = store().list_checkpoints(
             filters=CheckpointFilter(country=country, kind=kind, q=q, ids=ids),
             after=after,
@@ -138,6 +143,7 @@ class Checkpoints(MethodView):
 
 @blp.route("/<checkpoint_id>")
 class Checkpoint(MethodView):
+    @holds_answers
     @blp.arguments(CheckpointItemQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, CheckpointSchema, headers=headers("ETag"), example=CHECKPOINT_READ_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
@@ -149,6 +155,8 @@ class Checkpoint(MethodView):
         or while it was deleted); as of a time at least a minute past, also with
         `Cache-Control: public, max-age=31536000, immutable`. `If-None-Match` gives `304`.
         """
+        if as_of is None:
+            hold()
         return get_item("checkpoint", checkpoint_id, as_of=as_of)
 
     @blp.response(200, CheckpointSchema, headers=headers("ETag"))

@@ -20,6 +20,7 @@ from service.storage import CheckpointFilter, ClosureFilter
 
 from .machinery.auth import require_role
 from .machinery.blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
+from .machinery.held import hold, holds_answers
 from .machinery.pagination import decode_cursor, page_body
 from .machinery.representations import (
     CLOSURE_COLUMNS,
@@ -244,6 +245,7 @@ class CheckpointClosuresCalendar(MethodView):
 
 @blp.route("/closures/<closure_id>")
 class Closure(MethodView):
+    @holds_answers
     @blp.response(200, ClosureSchema, headers=ETAG, example=CLOSURE_READ_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getClosure", errors=(404,), request_headers=("If-None-Match",))
@@ -252,6 +254,7 @@ class Closure(MethodView):
 
         With its `ETag`: send it back in `If-Match` to change or delete the closure.
         """
+        hold()
         return get_item("closure", closure_id)
 
     @blp.response(200, ClosureSchema, headers=ETAG)

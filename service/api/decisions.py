@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app, g, json, request
+from flask import current_app, json
 from flask.views import MethodView
 from marshmallow import ValidationError
 
@@ -54,6 +54,7 @@ from .machinery.blueprint import Blueprint, headers
 from .machinery.bodies import read_json_object
 from .machinery.errors import Problem, flatten_errors
 from .machinery.etags import not_modified
+from .machinery.held import held, hold, holds_answers
 from .machinery.history import IMMUTABLE, settled
 from .machinery.pagination import decode_cursor, page_body
 from .machinery.representations import GEOJSON, JSON, feature, geojson_response, negotiate, vary
@@ -120,13 +121,41 @@ def status(
     }
 
 
-def current_states(country: str | None = None) -> dict[str, str]:
-    """Each live checkpoint's derived state now (for the list's ``state`` filter)."""
+#: The ``at`` of a status as dumped (a status about now is its held form at another instant).
+_AT = STATUS_SCHEMA.fields["at"]
+
+
+def dumped_status(
+    held_now: HeldInputs, item: DecisionInput, at: datetime, facts: dict[str, str], *, now=False
+) -> tuple[dict[str, Any], datetime | None]:
+    """One checkpoint's status as dumped, and its valid_until, from the held inputs (held
+    with them: dumping is most of a status's cost). About now (``now``), the status dumped
+    at an earlier instant of the interval it holds for is the same but for its ``at``s."""
+    key = ("status", item.checkpoint.id, None if now else at, tuple(sorted(facts.items())))
+    found = held_now.derived.get(key)
+    if found is not None and not now:
+        return found
+    if found is not None:
+        dumped, since, valid_until = found
+        if since <= at and (valid_until is None or at < valid_until):
+            text = _AT.serialize("at", {"at": at})
+            modes = {mode: {**one, "at": text} for mode, one in dumped["modes"].items()}
+            return {**dumped, "at": text, "modes": modes}, valid_until
+    body = status(item, at, facts, held_now if now else None)
+    dumped = STATUS_SCHEMA.dump(body)
+    valid_until = body["valid_until"]
+    held_now.remember(key, (dumped, at, valid_until) if now else (dumped, valid_until))
+    return dumped, valid_until
+
+
+def current_states(country: str | None = None) -> tuple[dict[str, str], datetime | None]:
+    """Each live checkpoint's derived state now (for the list's ``state`` filter), and the
+    earliest instant at which one of them could change (None: none can)."""
     now = datetime.now(UTC)
-    return {
-        item.checkpoint.id: status(item, now, {})["state"]
-        for item in store().decision_inputs(country=country)
-    }
+    # Not through the memo of decisions about now: every checkpoint would fill it.
+    statuses = [status(item, now, {}) for item in held().select(country=country)]
+    ends = [s["valid_until"] for s in statuses if s["valid_until"] is not None]
+    return {s["checkpoint_id"]: s["state"] for s in statuses}, min(ends) if ends else None
 
 
 def inputs(
@@ -183,61 +212,6 @@ def content_etag(dumped: dict) -> str:
     return hashlib.blake2s(json.dumps(dumped, sort_keys=True).encode(), digest_size=12).hexdigest()
 
 
-def held() -> HeldInputs:
-    """The current decision inputs, revalidated once per request."""
-    if "held_inputs" not in g:
-        g.held_inputs = store().held_inputs()
-    return g.held_inputs
-
-
-#: The operations whose answers about a given time are held (``remember_conditional``).
-HELD_RULES = frozenset({"/v1/decisions", "/v1/checkpoints/<checkpoint_id>/status"})
-
-
-@blp.before_request
-def answer_held():
-    """A request (path and query) answered before with an ETag from the inputs held now is
-    answered again before its query is even parsed: a 304 when ``If-None-Match`` holds the
-    ETag, else the very 200 sent then (its bytes and headers)."""
-    if request.method != "GET" or request.url_rule is None:
-        return None
-    if request.url_rule.rule not in HELD_RULES:
-        return None
-    derived = held().derived
-    if request.if_none_match:
-        answer = derived.get(("conditional", request.path, request.query_string))
-        if answer is not None:
-            etag, cache_control = answer
-            cached = not_modified(etag)
-            if cached is not None:
-                cached.headers["Cache-Control"] = cache_control
-                return cached
-    sent = derived.get(("sent", request.path, request.query_string))
-    if sent is None:
-        return None
-    body, headers = sent
-    return current_app.response_class(body, 200, headers)
-
-
-def remember_conditional(result, etag: str) -> None:
-    """Hold this request's ETag and Cache-Control for ``answer_held``, and (by
-    ``hold_sent``) the 200 it is answered with."""
-    cache_control = (result[2] if isinstance(result, tuple) else result.headers)["Cache-Control"]
-    key = (request.path, request.query_string)
-    held().remember(("conditional", *key), (etag, cache_control))
-    g.held_sent = ("sent", *key)
-
-
-@blp.after_request
-def hold_sent(response):
-    """Hold a 200 that ``remember_conditional`` named, as it leaves the view (before the
-    application's own hooks: CORS, compression, rate limits add their headers each time)."""
-    key = g.pop("held_sent", None)
-    if key is not None and response.status_code == 200 and not response.is_streamed:
-        held().remember(key, (response.get_data(), list(response.headers.items())))
-    return response
-
-
 def dumped_response(result):
     """``cacheable``'s answer for content dumped already: a 200 is sent as it is."""
     if not isinstance(result, tuple):
@@ -287,6 +261,7 @@ def _decision(
 
 @blp.route("/decisions")
 class Decisions(MethodView):
+    @holds_answers
     @blp.arguments(DecisionQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, DecisionSchema, headers=CACHE_HEADERS, example=DECISION_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
@@ -326,9 +301,8 @@ class Decisions(MethodView):
             body = decide_with(held_now.one(checkpoint_id), mode, at, facts).to_dict()
             answer = held_now.remember(key, (body, content_etag(body)))
         body, etag = answer
-        result = cacheable(body, None, True, body, etag=etag)
-        remember_conditional(result, etag)
-        return result
+        hold()
+        return cacheable(body, None, True, body, etag=etag)
 
     @blp.response(200, BatchResultSchema, example=BATCH_RESULT_EXAMPLE)
     @blp.doc(
@@ -388,6 +362,7 @@ class Decisions(MethodView):
 
 @blp.route("/checkpoints/<checkpoint_id>/status")
 class CheckpointStatus(MethodView):
+    @holds_answers
     @blp.arguments(StatusQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, StatusSchema, headers=CACHE_HEADERS, example=STATUS_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
@@ -404,32 +379,23 @@ class CheckpointStatus(MethodView):
         """
         at_given = at is not None
         facts = facts_of(facts)
-        key = ("status", checkpoint_id, at, tuple(sorted(facts.items())))
-        held_now = held() if as_of is None else None
-        if held_now is not None and at_given and key in held_now.derived:
-            dumped, valid_until, etag = held_now.derived[key]
-            result = cacheable(dumped, valid_until, True, dumped, etag=etag)
-            remember_conditional(result, etag)
-            return dumped_response(result)
-        if held_now is None:
+        if as_of is not None:
             (item,) = inputs(checkpoint_id=checkpoint_id, as_of=as_of)
-        else:
-            item = held_now.one(checkpoint_id)
-        if at_given or held_now is None:
             body = with_as_of(status(item, at or as_of, facts), as_of)
+            dumped, valid_until = STATUS_SCHEMA.dump(body), body["valid_until"]
         else:
-            body = status(item, datetime.now(UTC), facts, held_now)
-        dumped = STATUS_SCHEMA.dump(body)
-        etag = content_etag(dumped)
-        result = cacheable(dumped, body["valid_until"], at_given, dumped, as_of, etag=etag)
-        if held_now is not None and at_given:
-            held_now.remember(key, (dumped, body["valid_until"], etag))
-            remember_conditional(result, etag)
-        return dumped_response(result)
+            held_now = held()
+            item = held_now.one(checkpoint_id)
+            moment = at or datetime.now(UTC)
+            dumped, valid_until = dumped_status(held_now, item, moment, facts, now=not at_given)
+            if at_given:
+                hold()
+        return dumped_response(cacheable(dumped, valid_until, at_given, dumped, as_of))
 
 
 @blp.route("/status")
 class AllStatus(MethodView):
+    @holds_answers
     @blp.arguments(AllStatusQuerySchema, location="query", as_kwargs=True)
     @blp.response(
         200,
@@ -460,20 +426,27 @@ class AllStatus(MethodView):
         at_given = at is not None
         at = at or as_of or datetime.now(UTC)
         after = decode_cursor(cursor, str)
+        facts = facts_of(facts)
         if as_of is None:
             held_now = held()
             items = held_now.select(country=country, after=after, limit=limit + 1)
+            statuses = [
+                dumped_status(held_now, item, at, facts, now=not at_given) for item in items[:limit]
+            ]
         else:
-            held_now = None
             items = inputs(country=country, as_of=as_of, after=after, limit=limit + 1)
-        facts = facts_of(facts)
-        now_held = None if at_given else held_now
-        page = [status(item, at, facts, now_held) for item in items[:limit]]
-        next_key = page[-1]["checkpoint_id"] if len(items) > limit else None
-        body, headers = page_body(page, next_key)
-        body = with_as_of({"at": at, **body}, as_of)
-        ends = [s["valid_until"] for s in page if s["valid_until"] is not None]
-        dumped = STATUS_PAGE_SCHEMA.dump(body)
+            statuses = []
+            for item in items[:limit]:
+                one = status(item, at, facts)
+                statuses.append((STATUS_SCHEMA.dump(one), one["valid_until"]))
+        next_key = items[limit - 1].checkpoint.id if len(items) > limit else None
+        body, headers = page_body([], next_key)
+        # The page's own members dumped here, its statuses as dumped (and held) each.
+        dumped = STATUS_PAGE_SCHEMA.dump(with_as_of({"at": at, **body}, as_of))
+        dumped["items"] = [fragment for fragment, _ in statuses]
+        ends = [valid_until for _, valid_until in statuses if valid_until is not None]
+        if as_of is None and at_given:
+            hold()
         if media_type == GEOJSON:
             located = {item.checkpoint.id: item.stored_checkpoint.get("location") for item in items}
             features = [

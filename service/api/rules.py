@@ -16,6 +16,7 @@ from service.storage import RuleFilter
 
 from .machinery.auth import require_role
 from .machinery.blueprint import CONDITIONAL_ERRORS, WRITE_ERRORS, Blueprint, headers
+from .machinery.held import hold, holds_answers
 from .machinery.pagination import decode_cursor, page_body
 from .machinery.representations import (
     CSV,
@@ -111,6 +112,7 @@ class CheckpointRules(MethodView):
 
 @blp.route("/rules/<rule_id>")
 class Rule(MethodView):
+    @holds_answers
     @blp.response(200, RuleSchema, headers=ETAG, example=RULE_READ_EXAMPLE)
     @blp.alt_response(304, "NOT_MODIFIED")
     @blp.operation("getRule", errors=(404,), request_headers=("If-None-Match",))
@@ -119,6 +121,7 @@ class Rule(MethodView):
 
         With its `ETag`: send it back in `If-Match` to change or delete the rule.
         """
+        hold()
         return get_item("rule", rule_id)
 
     @blp.response(200, RuleSchema, headers=ETAG)
