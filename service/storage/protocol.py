@@ -42,7 +42,7 @@ from .base import (
     Token,
     TokenExists,
 )
-from .held import HeldInputs, Holder
+from .held import HELD_CHECKPOINTS, HeldInputs, Holder
 from .kinds import KINDS, Kind
 from .records import decision_input
 from .search import fold
@@ -90,6 +90,8 @@ class VersionedStore(Store):
 
     #: How often a waiter without commit notifications looks at the feed, in seconds.
     poll_interval = 0.1
+    #: Checkpoints whose decision inputs this process holds at most (``held.py``).
+    held_checkpoints = HELD_CHECKPOINTS
 
     # --- what a backend supplies -----------------------------------------------------------
     @abc.abstractmethod
@@ -527,15 +529,16 @@ class VersionedStore(Store):
         return holder
 
     def held_inputs(self) -> HeldInputs:
-        """Every live checkpoint's decision inputs, held by this process while the feed
-        position (read here, one query) is unchanged."""
+        """The live checkpoints and the decision inputs of some, held by this process while
+        the feed position (read here, one query) is unchanged."""
         return self._holder.current(self.feed_position(), self._read_inputs)
 
     def _read_inputs(self, held: HeldInputs | None = None) -> HeldInputs:
-        """Every live checkpoint with its live rules and closures, and the feed position
-        they show, in one snapshot. From ``held`` (inputs as of an earlier position), only
-        the checkpoints the feed names since then are read again, while the feed still holds
-        every event since (compaction or a snapshot load reads everything)."""
+        """The live checkpoints' ids and countries, and the feed position they show, in one
+        snapshot. From ``held`` (as of an earlier position), only the checkpoints the feed
+        names since then are read again (and the inputs of those held), while the feed still
+        holds every event since (compaction or a snapshot load reads every id again, and
+        drops every input held)."""
         with self.transaction("read") as tx:
             position, first_seq = tx.execute(
                 "SELECT last_seq, first_seq FROM feed_state WHERE id = 1"
@@ -551,10 +554,31 @@ class VersionedStore(Store):
                 }
             if changed is not None and len(changed) > CATCH_UP_MAX:
                 changed = None
-            found = self._live_inputs(tx, None if changed is None else sorted(changed))
-        if changed is None:
-            return HeldInputs(position, tuple(found))
-        return held.updated(position, changed, found)
+            if changed is None:
+                index = self._live_index(tx, None)
+                return HeldInputs(position, index, self._inputs_of, size=self.held_checkpoints)
+            named = sorted(changed)
+            index = self._live_index(tx, named)
+            found = self._live_inputs(tx, [i for i in named if held.holds(i)])
+        return held.updated(position, changed, index, found)
+
+    def _live_index(self, tx: Tx, checkpoint_ids: list[str] | None) -> list[tuple[str, tuple]]:
+        """The live checkpoints (those of ``checkpoint_ids``, or all): id and countries."""
+        where, args = "", []
+        if checkpoint_ids is not None:
+            if not checkpoint_ids:
+                return []
+            where = f" AND id IN ({', '.join('?' for _ in checkpoint_ids)})"
+            args = list(checkpoint_ids)
+        rows = tx.execute(
+            f"SELECT id, country_a, country_b FROM checkpoints WHERE live = 1{where}", args
+        ).fetchall()
+        return [(cid, (a, b)) for cid, a, b in rows]
+
+    def _inputs_of(self, checkpoint_ids: list[str] | None) -> list[DecisionInput]:
+        """The decision inputs of these live checkpoints (or all), in one snapshot."""
+        with self.transaction("read") as tx:
+            return self._live_inputs(tx, checkpoint_ids)
 
     def _live_inputs(self, tx: Tx, checkpoint_ids: list[str] | None) -> list[DecisionInput]:
         """The live checkpoints (those of ``checkpoint_ids``, or all) with their live rules
