@@ -582,29 +582,42 @@ class VersionedStore(Store):
 
     def _live_inputs(self, tx: Tx, checkpoint_ids: list[str] | None) -> list[DecisionInput]:
         """The live checkpoints (those of ``checkpoint_ids``, or all) with their live rules
-        and closures."""
-        where, args = "", []
-        if checkpoint_ids is not None:
+        and closures (a few checkpoints: in one statement)."""
+        if checkpoint_ids is None:
+            checkpoints = tx.execute("SELECT id, data FROM checkpoints WHERE live = 1").fetchall()
+            # In id order: the same order whether all or a few checkpoints are read.
+            rows = [
+                (table, cid, data)
+                for table in ("rules", "closures")
+                for cid, data in tx.execute(
+                    f"SELECT checkpoint_id, data FROM {table} WHERE live = 1 ORDER BY id"
+                ).fetchall()
+            ]
+        else:
             if not checkpoint_ids:
                 return []
-            where = f" AND {{}} IN ({', '.join('?' for _ in checkpoint_ids)})"
-            args = list(checkpoint_ids)
-        checkpoints = tx.execute(
-            f"SELECT id, data FROM checkpoints WHERE live = 1{where.format('id')}", args
-        ).fetchall()
+            marks = ", ".join("?" for _ in checkpoint_ids)
+            # A few checkpoints are found by their checkpoint_id index: ``+live`` keeps SQLite
+            # from choosing the (live, ...) index, which walks every live row.
+            found = tx.execute(
+                f"SELECT 0 AS part, id AS cid, id, data FROM checkpoints "
+                f"WHERE live = 1 AND id IN ({marks}) "
+                f"UNION ALL SELECT 1, checkpoint_id, id, data FROM rules "
+                f"WHERE +live = 1 AND checkpoint_id IN ({marks}) "
+                f"UNION ALL SELECT 2, checkpoint_id, id, data FROM closures "
+                f"WHERE +live = 1 AND checkpoint_id IN ({marks}) "
+                "ORDER BY part, id",
+                list(checkpoint_ids) * 3,
+            ).fetchall()
+            checkpoints = [(cid, data) for part, cid, _, data in found if part == 0]
+            tables = {1: "rules", 2: "closures"}
+            rows = [(tables[part], cid, data) for part, cid, _, data in found if part]
         children: dict[str, dict[str, list]] = {
             cid: {"rules": [], "closures": []} for cid, _ in checkpoints
         }
-        # A few checkpoints are found by their checkpoint_id index: ``+live`` keeps SQLite
-        # from choosing the (live, ...) index, which walks every live row.
-        live = "live" if checkpoint_ids is None else "+live"
-        for table in ("rules", "closures"):
-            sql = f"SELECT checkpoint_id, data FROM {table} WHERE {live} = 1"
-            # In id order: the same order whether all or a few checkpoints are read.
-            sql += where.format("checkpoint_id") + " ORDER BY id"
-            for cid, data in tx.execute(sql, args).fetchall():
-                if cid in children:
-                    children[cid][table].append(json.loads(data))
+        for table, cid, data in rows:
+            if cid in children:
+                children[cid][table].append(json.loads(data))
         return [
             decision_input(json.loads(data), children[cid]["rules"], children[cid]["closures"])
             for cid, data in checkpoints
