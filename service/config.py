@@ -28,7 +28,7 @@ class Config:
     pg_statement_timeout_ms: int = 15_000
     #: Checkpoints whose decision inputs each worker process holds at most (the ones asked for
     #: most recently); the others are read when asked for.
-    held_checkpoints: int = 1_000
+    held_checkpoints: int = 500
     #: Longest ``Cache-Control: max-age`` of a decision or status, in seconds.
     decision_max_age: int = 60
     #: How long an Idempotency-Key is remembered, in seconds.

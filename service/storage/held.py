@@ -29,7 +29,7 @@ MEMO_BYTES = 6 * 1024 * 1024
 
 #: Checkpoints whose decision inputs one process holds at most, by default
 #: (``CHECKPOINTS_HELD_CHECKPOINTS``).
-HELD_CHECKPOINTS = 1_000
+HELD_CHECKPOINTS = 500
 
 #: Reads the decision inputs of the named live checkpoints (all of them for None), in one
 #: snapshot; a checkpoint no longer live is left out.

@@ -596,19 +596,23 @@ class VersionedStore(Store):
         else:
             if not checkpoint_ids:
                 return []
-            marks = ", ".join("?" for _ in checkpoint_ids)
-            # A few checkpoints are found by their checkpoint_id index: ``+live`` keeps SQLite
-            # from choosing the (live, ...) index, which walks every live row.
-            found = tx.execute(
-                f"SELECT 0 AS part, id AS cid, id, data FROM checkpoints "
-                f"WHERE live = 1 AND id IN ({marks}) "
-                f"UNION ALL SELECT 1, checkpoint_id, id, data FROM rules "
-                f"WHERE +live = 1 AND checkpoint_id IN ({marks}) "
-                f"UNION ALL SELECT 2, checkpoint_id, id, data FROM closures "
-                f"WHERE +live = 1 AND checkpoint_id IN ({marks}) "
-                "ORDER BY part, id",
-                list(checkpoint_ids) * 3,
-            ).fetchall()
+            found = []
+            # At most 999 parameters a statement (the oldest SQLite's limit).
+            for start in range(0, len(checkpoint_ids), 333):
+                chunk = list(checkpoint_ids[start : start + 333])
+                marks = ", ".join("?" for _ in chunk)
+                # Found by their checkpoint_id index: ``+live`` keeps SQLite from choosing
+                # the (live, ...) index, which walks every live row.
+                found += tx.execute(
+                    f"SELECT 0 AS part, id AS cid, id, data FROM checkpoints "
+                    f"WHERE live = 1 AND id IN ({marks}) "
+                    f"UNION ALL SELECT 1, checkpoint_id, id, data FROM rules "
+                    f"WHERE +live = 1 AND checkpoint_id IN ({marks}) "
+                    f"UNION ALL SELECT 2, checkpoint_id, id, data FROM closures "
+                    f"WHERE +live = 1 AND checkpoint_id IN ({marks}) "
+                    "ORDER BY part, id",
+                    chunk * 3,
+                ).fetchall()
             checkpoints = [(cid, data) for part, cid, _, data in found if part == 0]
             tables = {1: "rules", 2: "closures"}
             rows = [(tables[part], cid, data) for part, cid, _, data in found if part]

@@ -289,3 +289,15 @@ def test_the_weight_of_an_answer_grows_with_its_content():
     assert held_module.weight(big) - held_module.weight(small) >= 2000
     item = decision_input(point("a"), [], [])
     assert held_module.weight(item) > held_module.weight(item.stored_checkpoint)
+
+
+def test_inputs_read_by_name_in_statements_of_a_bounded_size(backend):
+    for id_ in ("a", "zz"):
+        backend.create(resource_type="checkpoint", resource_id=id_, data=point(id_), actor="x")
+        closure = {**CLOSURE, "id": f"c-{id_}", "checkpoint_id": id_}
+        backend.create(resource_type="closure", resource_id=f"c-{id_}", data=closure, actor="x")
+    names = ["a", *(f"m{n:04d}" for n in range(1_000)), "zz"]  # over several statements
+    found = {item.checkpoint.id: item for item in backend._inputs_of(names)}
+    assert sorted(found) == ["a", "zz"]
+    assert [c.id for c in found["zz"].closures] == ["c-zz"]
+    assert found["a"] == backend._inputs_of(None)[0]
