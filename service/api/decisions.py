@@ -125,7 +125,7 @@ def current_states(country: str | None = None) -> dict[str, str]:
     now = datetime.now(UTC)
     return {
         item.checkpoint.id: status(item, now, {})["state"]
-        for item in store().decision_inputs(country=country)
+        for item in store().each_decision_input(country=country)
     }
 
 

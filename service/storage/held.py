@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from .base import DecisionInput, NotFound
 
@@ -162,10 +162,10 @@ class HeldInputs:
         while len(held) > self.size:
             held.popitem(last=False)
 
-    def inputs(self, ids: Sequence[str]) -> list[DecisionInput]:
+    def inputs(self, ids: Sequence[str], *, hold: bool = True) -> list[DecisionInput]:
         """The inputs of these checkpoints, in this order: those not held are read (one
-        query) and held. A checkpoint no longer live (deleted since this position) is left
-        out."""
+        query) and held (unless not ``hold``). A checkpoint no longer live (deleted since this
+        position) is left out."""
         held = self._held
         found: dict[str, DecisionInput] = {}
         missing = []
@@ -181,7 +181,7 @@ class HeldInputs:
             loaded = self._load(missing if len(missing) <= LOAD_BY_NAME_MAX else None)
             fresh = [item for item in loaded if item.checkpoint.id in wanted]
             # Only the last ``size`` are held: a longer list does not churn through the rest.
-            for item in fresh[-self.size :] if self.size else ():
+            for item in fresh[-self.size :] if self.size and hold else ():
                 self._hold(item)
             found.update((item.checkpoint.id, item) for item in fresh)
         return [found[i] for i in ids if i in found]
@@ -246,6 +246,15 @@ class HeldInputs:
         start = 0 if after is None else bisect.bisect_right(ids, after)
         end = len(ids) if limit is None else start + limit
         return self.inputs(ids[start:end])
+
+    def each(self, *, country: str | None = None) -> Iterator[DecisionInput]:
+        """The inputs of every checkpoint (or a country's) in id order, those not held read
+        by name ``LOAD_BY_NAME_MAX`` at a time and not held (a walk through all would push
+        out the ones asked for most): however many exist, at most that many more are in
+        memory at once."""
+        ids = self.ids if country is None else self.by_country.get(country, ())
+        for start in range(0, len(ids), LOAD_BY_NAME_MAX):
+            yield from self.inputs(ids[start : start + LOAD_BY_NAME_MAX], hold=False)
 
 
 class Holder:

@@ -15,7 +15,7 @@ import abc
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Literal
@@ -520,6 +520,9 @@ class VersionedStore(Store):
         if checkpoint_id is not None and not found:
             raise NotFound("checkpoint", checkpoint_id)
         return found
+
+    def each_decision_input(self, *, country: str | None = None) -> Iterator[DecisionInput]:
+        return self.held_inputs().each(country=country)
 
     @property
     def _holder(self) -> Holder:

@@ -301,3 +301,30 @@ def test_inputs_read_by_name_in_statements_of_a_bounded_size(backend):
     assert sorted(found) == ["a", "zz"]
     assert [c.id for c in found["zz"].closures] == ["c-zz"]
     assert found["a"] == backend._inputs_of(None)[0]
+
+
+def test_every_checkpoint_is_read_a_bounded_number_at_a_time_and_not_held(
+    backend, any_database_url, monkeypatch
+):
+    monkeypatch.setattr(held_module, "LOAD_BY_NAME_MAX", 2)
+    backend.held_checkpoints = 2
+    for id_, countries in [("a", ()), ("b", ()), ("c", ("LV", "BY")), ("d", ()), ("e", ())]:
+        backend.create(
+            resource_type="checkpoint", resource_id=id_, data=point(id_, *countries), actor="x"
+        )
+    backend.decision_inputs(checkpoint_id="d")
+    held = backend.held_inputs()
+    assert held.held_ids == ["d"]
+    every = backend.each_decision_input()
+    assert next(every).checkpoint.id == "a"  # "a" and "b" read
+    other = open_store(any_database_url)
+    try:  # "e" is not read yet: its deletion is seen
+        other.delete(resource_type="checkpoint", resource_id="e", expected_revision=1, actor="y")
+    finally:
+        other.close()
+    rest = list(every)
+    assert [item.checkpoint.id for item in rest] == ["b", "c", "d"]
+    assert rest[1] == fresh_inputs(any_database_url, "c")
+    assert held.held_ids == ["d"]  # the walk held none of those it read
+    assert [i.checkpoint.id for i in backend.each_decision_input(country="LV")] == ["c"]
+    assert [i.checkpoint.id for i in backend.each_decision_input()] == ["a", "b", "c", "d"]
