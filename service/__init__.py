@@ -25,6 +25,7 @@ def create_app(config: Config | None = None) -> Flask:
         poll_interval=config.feed_poll_interval,
         pool_size=config.pg_pool_size,
         statement_timeout_ms=config.pg_statement_timeout_ms,
+        held_checkpoints=config.held_checkpoints,
     )
     app.extensions["checkpoints.api"] = api.init_app(app)
     cli.init_app(app)

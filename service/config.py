@@ -26,6 +26,9 @@ class Config:
     pg_pool_size: int = 4
     #: Longest one PostgreSQL statement may run (lock waits included), in milliseconds.
     pg_statement_timeout_ms: int = 15_000
+    #: Checkpoints whose decision inputs each worker process holds at most (the ones asked for
+    #: most recently); the others are read when asked for.
+    held_checkpoints: int = 500
     #: Longest ``Cache-Control: max-age`` of a decision or status, in seconds.
     decision_max_age: int = 60
     #: How long an Idempotency-Key is remembered, in seconds.
@@ -73,6 +76,7 @@ class Config:
             pg_statement_timeout_ms=int(
                 env.get("CHECKPOINTS_PG_STATEMENT_TIMEOUT_MS", cls.pg_statement_timeout_ms)
             ),
+            held_checkpoints=int(env.get("CHECKPOINTS_HELD_CHECKPOINTS", cls.held_checkpoints)),
             decision_max_age=int(env.get("CHECKPOINTS_DECISION_MAX_AGE", cls.decision_max_age)),
             idempotency_ttl=int(env.get("CHECKPOINTS_IDEMPOTENCY_TTL", cls.idempotency_ttl)),
             feed_poll_interval=float(

@@ -47,11 +47,11 @@ def worker_of(server: Server, probe: str) -> int:
         time.sleep(0.05)
 
 
-def warm(server: Server, workers: int) -> set[int]:
+def warm(server: Server, workers: int, path: str = DECISION) -> set[int]:
     """Ask until ``workers`` distinct workers have answered (each now holds the inputs)."""
     seen: set[int] = set()
     for _ in range(200):
-        probe, response = ask(server)
+        probe, response = ask(server, path=path)
         assert response.status_code == 200 and response.json()["allowed"] is not False
         seen.add(worker_of(server, probe))
         if len(seen) == workers:
@@ -99,6 +99,24 @@ def test_a_write_through_one_worker_is_in_the_next_answer_of_another(app, databa
         warmed = warm(server, 2)  # both workers hold the inputs from before the write
         write_pid = write_closure(server, token)
         assert write_pid in warmed
+        closed_on_every_worker(server, warmed)
+
+
+def test_a_write_to_a_checkpoint_whose_inputs_a_worker_let_go_is_in_its_next_answer(
+    app, database_url, tmp_path
+):
+    store = app.extensions["checkpoints.store"]
+    token = make_token(store, "alice", "editor")
+    held_one = {**LOG, "CHECKPOINTS_HELD_CHECKPOINTS": "1"}
+    with Server(database_url, workers=2, extra_env=held_one) as server:
+        server.start(tmp_path / "gunicorn.log")
+        create_checkpoint(server, token)
+        create(server, token, "/v1/checkpoints", {**CHECKPOINT, "id": "other", "name": "Other"})
+        warmed = warm(server, 2)
+        # Each worker now holds the other checkpoint's inputs in place of medininkai's.
+        other = DECISION.replace("medininkai", "other")
+        assert warm(server, 2, other) == warmed
+        write_closure(server, token)
         closed_on_every_worker(server, warmed)
 
 

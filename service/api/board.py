@@ -193,7 +193,7 @@ def _board(moment: datetime | None) -> dict[str, Any]:
         )
     )
     rows = []
-    for item in store().decision_inputs():
+    for item in store().each_decision_input():
         answer = status(item, at, {})
         rows.append(
             {

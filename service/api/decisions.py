@@ -152,8 +152,9 @@ def current_states(country: str | None = None) -> tuple[dict[str, str], datetime
     """Each live checkpoint's derived state now (for the list's ``state`` filter), and the
     earliest instant at which one of them could change (None: none can)."""
     now = datetime.now(UTC)
-    # Not through the memo of decisions about now: every checkpoint would fill it.
-    statuses = [status(item, now, {}) for item in held().select(country=country)]
+    # Not through the memo of decisions about now (every checkpoint would fill it), nor
+    # through the held inputs (they hold a bounded number of checkpoints).
+    statuses = [status(item, now, {}) for item in store().each_decision_input(country=country)]
     ends = [s["valid_until"] for s in statuses if s["valid_until"] is not None]
     return {s["checkpoint_id"]: s["state"] for s in statuses}, min(ends) if ends else None
 

@@ -32,6 +32,7 @@ from .base import (
     TokenExists,
     Unavailable,
 )
+from .held import HELD_CHECKPOINTS
 
 __all__ = [
     "AlreadyExists",
@@ -72,6 +73,7 @@ def open_store(
     poll_interval: float = 0.1,
     pool_size: int = 4,
     statement_timeout_ms: int = 15_000,
+    held_checkpoints: int = HELD_CHECKPOINTS,
 ) -> Store:
     """Return the store for ``url``: ``sqlite:///relative/path.db``, ``sqlite:////abs.db``
     or ``postgresql://user@host:port/database``.
@@ -96,4 +98,5 @@ def open_store(
     else:
         raise ValueError(f"unsupported database URL scheme: {parts.scheme!r}")
     store.poll_interval = poll_interval
+    store.held_checkpoints = held_checkpoints
     return store

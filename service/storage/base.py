@@ -6,7 +6,7 @@ Storage speaks storage: it never raises HTTP errors. ``service.api.machinery.err
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,6 +297,12 @@ class Store(abc.ABC):
         at most ``limit``) with their rules and closures; with ``as_of`` (a storage
         timestamp), as they were recorded at that time (each resource's newest revision
         recorded then, deleted ones left out)."""
+
+    def each_decision_input(self, *, country: str | None = None) -> Iterator[DecisionInput]:
+        """Every live checkpoint (or a country's) with its rules and closures, in id order.
+        A backend that can reads a bounded number at a time (memory does not grow with how
+        many exist); this reads them all at once."""
+        yield from self.decision_inputs(country=country)
 
     # --- change feed -----------------------------------------------------------------------
     @abc.abstractmethod

@@ -17,7 +17,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Literal
@@ -46,7 +46,7 @@ from .base import (
     Token,
     TokenExists,
 )
-from .held import HeldInputs, Holder
+from .held import HELD_CHECKPOINTS, HeldInputs, Holder
 from .kinds import KINDS, Kind
 from .records import decision_input
 from .search import fold
@@ -110,6 +110,8 @@ class VersionedStore(Store):
 
     #: How often a waiter without commit notifications looks at the feed, in seconds.
     poll_interval = 0.1
+    #: Checkpoints whose decision inputs this process holds at most (``held.py``).
+    held_checkpoints = HELD_CHECKPOINTS
 
     # --- what a backend supplies -----------------------------------------------------------
     @abc.abstractmethod
@@ -544,6 +546,9 @@ class VersionedStore(Store):
             raise NotFound("checkpoint", checkpoint_id)
         return found
 
+    def each_decision_input(self, *, country: str | None = None) -> Iterator[DecisionInput]:
+        return self.held_inputs().each(country=country)
+
     @property
     def _holder(self) -> Holder:
         holder = self.__dict__.get("_held_inputs")
@@ -552,15 +557,16 @@ class VersionedStore(Store):
         return holder
 
     def held_inputs(self) -> HeldInputs:
-        """Every live checkpoint's decision inputs, held by this process while the feed
-        position (read here, one query) is unchanged."""
+        """The live checkpoints and the decision inputs of some, held by this process while
+        the feed position (read here, one query) is unchanged."""
         return self._holder.current(self.feed_position(), self._read_inputs)
 
     def _read_inputs(self, held: HeldInputs | None = None) -> HeldInputs:
-        """Every live checkpoint with its live rules and closures, and the feed position
-        they show, in one snapshot. From ``held`` (inputs as of an earlier position), only
-        the checkpoints the feed names since then are read again, while the feed still holds
-        every event since (compaction or a snapshot load reads everything)."""
+        """The live checkpoints' ids and countries, and the feed position they show, in one
+        snapshot. From ``held`` (as of an earlier position), only the checkpoints the feed
+        names since then are read again (and the inputs of those held), while the feed still
+        holds every event since (compaction or a snapshot load reads every id again, and
+        drops every input held)."""
         with self.transaction("read") as tx:
             position, first_seq = tx.execute(
                 "SELECT last_seq, first_seq FROM feed_state WHERE id = 1"
@@ -576,36 +582,74 @@ class VersionedStore(Store):
                 }
             if changed is not None and len(changed) > CATCH_UP_MAX:
                 changed = None
-            found = self._live_inputs(tx, None if changed is None else sorted(changed))
-        if changed is None:
-            return HeldInputs(position, tuple(found))
-        return held.updated(position, changed, found)
+            if changed is None:
+                index = self._live_index(tx, None)
+                return HeldInputs(position, index, self._inputs_of, size=self.held_checkpoints)
+            named = sorted(changed)
+            index = self._live_index(tx, named)
+            found = self._live_inputs(tx, [i for i in named if held.holds(i)])
+        return held.updated(position, changed, index, found)
 
-    def _live_inputs(self, tx: Tx, checkpoint_ids: list[str] | None) -> list[DecisionInput]:
-        """The live checkpoints (those of ``checkpoint_ids``, or all) with their live rules
-        and closures."""
+    def _live_index(self, tx: Tx, checkpoint_ids: list[str] | None) -> list[tuple[str, tuple]]:
+        """The live checkpoints (those of ``checkpoint_ids``, or all): id and countries."""
         where, args = "", []
         if checkpoint_ids is not None:
             if not checkpoint_ids:
                 return []
-            where = f" AND {{}} IN ({', '.join('?' for _ in checkpoint_ids)})"
+            where = f" AND id IN ({', '.join('?' for _ in checkpoint_ids)})"
             args = list(checkpoint_ids)
-        checkpoints = tx.execute(
-            f"SELECT id, data FROM checkpoints WHERE live = 1{where.format('id')}", args
+        rows = tx.execute(
+            f"SELECT id, country_a, country_b FROM checkpoints WHERE live = 1{where}", args
         ).fetchall()
+        return [(cid, (a, b)) for cid, a, b in rows]
+
+    def _inputs_of(self, checkpoint_ids: list[str] | None) -> list[DecisionInput]:
+        """The decision inputs of these live checkpoints (or all), in one snapshot."""
+        with self.transaction("read") as tx:
+            return self._live_inputs(tx, checkpoint_ids)
+
+    def _live_inputs(self, tx: Tx, checkpoint_ids: list[str] | None) -> list[DecisionInput]:
+        """The live checkpoints (those of ``checkpoint_ids``, or all) with their live rules
+        and closures (a few checkpoints: in one statement)."""
+        if checkpoint_ids is None:
+            checkpoints = tx.execute("SELECT id, data FROM checkpoints WHERE live = 1").fetchall()
+            # In id order: the same order whether all or a few checkpoints are read.
+            rows = [
+                (table, cid, data)
+                for table in ("rules", "closures")
+                for cid, data in tx.execute(
+                    f"SELECT checkpoint_id, data FROM {table} WHERE live = 1 ORDER BY id"
+                ).fetchall()
+            ]
+        else:
+            if not checkpoint_ids:
+                return []
+            found = []
+            # At most 999 parameters a statement (the oldest SQLite's limit).
+            for start in range(0, len(checkpoint_ids), 333):
+                chunk = list(checkpoint_ids[start : start + 333])
+                marks = ", ".join("?" for _ in chunk)
+                # Found by their checkpoint_id index: ``+live`` keeps SQLite from choosing
+                # the (live, ...) index, which walks every live row.
+                found += tx.execute(
+                    f"SELECT 0 AS part, id AS cid, id, data FROM checkpoints "
+                    f"WHERE live = 1 AND id IN ({marks}) "
+                    f"UNION ALL SELECT 1, checkpoint_id, id, data FROM rules "
+                    f"WHERE +live = 1 AND checkpoint_id IN ({marks}) "
+                    f"UNION ALL SELECT 2, checkpoint_id, id, data FROM closures "
+                    f"WHERE +live = 1 AND checkpoint_id IN ({marks}) "
+                    "ORDER BY part, id",
+                    chunk * 3,
+                ).fetchall()
+            checkpoints = [(cid, data) for part, cid, _, data in found if part == 0]
+            tables = {1: "rules", 2: "closures"}
+            rows = [(tables[part], cid, data) for part, cid, _, data in found if part]
         children: dict[str, dict[str, list]] = {
             cid: {"rules": [], "closures": []} for cid, _ in checkpoints
         }
-        # A few checkpoints are found by their checkpoint_id index: ``+live`` keeps SQLite
-        # from choosing the (live, ...) index, which walks every live row.
-        live = "live" if checkpoint_ids is None else "+live"
-        for table in ("rules", "closures"):
-            sql = f"SELECT checkpoint_id, data FROM {table} WHERE {live} = 1"
-            # In id order: the same order whether all or a few checkpoints are read.
-            sql += where.format("checkpoint_id") + " ORDER BY id"
-            for cid, data in tx.execute(sql, args).fetchall():
-                if cid in children:
-                    children[cid][table].append(json.loads(data))
+        for table, cid, data in rows:
+            if cid in children:
+                children[cid][table].append(json.loads(data))
         return [
             decision_input(json.loads(data), children[cid]["rules"], children[cid]["closures"])
             for cid, data in checkpoints
