@@ -998,3 +998,108 @@ def test_every_time_in_the_range_is_decided(at, zone, hours, own_hours):
     derive_state(decisions)
     for decision in decisions.values():
         assert decision.valid_until is None or at < decision.valid_until < TIME_END
+
+
+def _message(checkpoint_=None, rules=(), closures=(), at=AT, facts=None) -> str:
+    (reason,) = decide(
+        checkpoint=checkpoint_ or checkpoint(),
+        rules=rules,
+        closures=closures,
+        mode="pedestrian",
+        at=t(at),
+        facts=facts or {},
+    ).reasons
+    return reason.message
+
+
+UNKNOWN_HOURS = "Mo-Su 08:00-20:00 unknown"
+
+
+@pytest.mark.parametrize(
+    ("situation", "message"),
+    [
+        pytest.param({}, "No rule in force for pedestrian", id="no-rule"),
+        pytest.param(
+            {"rules": [rule("r1", "prohibited")]}, "Pedestrian crossing is prohibited", id="rule"
+        ),
+        pytest.param(
+            {"checkpoint_": checkpoint("Mo-Fr 08:00-20:00"), "rules": [rule("r1")]},
+            "Outside the checkpoint's opening hours (Mo-Fr 08:00-20:00)",
+            id="outside-the-checkpoint's-hours",
+        ),
+        pytest.param(
+            {"rules": [rule("r1", opening_hours="Mo-Fr 08:00-20:00")]},
+            "Outside the rule's opening hours (Mo-Fr 08:00-20:00)",
+            id="outside-the-rule's-hours",
+        ),
+        pytest.param(
+            {"checkpoint_": checkpoint(UNKNOWN_HOURS), "rules": [rule("r1")]},
+            f"The checkpoint's opening hours ({UNKNOWN_HOURS}) do not say whether it is open",
+            id="the-checkpoint's-hours-unknown",
+        ),
+        pytest.param(
+            {"rules": [rule("r1", opening_hours=UNKNOWN_HOURS)]},
+            f"The rule's opening hours ({UNKNOWN_HOURS}) do not say whether it is open",
+            id="the-rule's-hours-unknown",
+        ),
+        pytest.param({"rules": [rule("r1")]}, "Pedestrian crossing is allowed", id="allowed"),
+        pytest.param(
+            {"rules": [rule("r1", conditions_text=TEXT)]},
+            "Pedestrian crossing is allowed",
+            id="allowed-with-published-text",
+        ),
+        pytest.param(
+            {"rules": [rule("r1", "restricted", conditions_text=TEXT)]},
+            "Pedestrian crossing is allowed on the published conditions",
+            id="restricted-by-published-text-only",
+        ),
+        pytest.param(
+            {"rules": [rule("r1", "restricted")]},
+            "Pedestrian crossing is allowed",
+            id="restricted-without-condition-or-text",
+        ),
+        pytest.param(
+            {
+                "rules": [rule("r1", "restricted", condition=FEW_TRAVELLERS)],
+                "facts": {"traveller_category": "diplomat"},
+            },
+            "Condition met: traveller_category is one of diplomat, kaliningrad_transit",
+            id="condition-met",
+        ),
+        pytest.param(
+            {
+                "rules": [rule("r1", "restricted", condition=FEW_TRAVELLERS)],
+                "facts": {"traveller_category": "resident"},
+            },
+            "Condition not met: traveller_category is one of diplomat, kaliningrad_transit",
+            id="condition-not-met",
+        ),
+        pytest.param(
+            {"rules": [rule("r1", "restricted", condition=FEW_TRAVELLERS)]},
+            "Facts needed (traveller_category) for the condition: traveller_category is one of"
+            " diplomat, kaliningrad_transit",
+            id="facts-needed",
+        ),
+    ],
+)
+def test_each_reason_says_why_in_words(situation, message):
+    # AT is a Saturday at noon in Vilnius: outside weekday hours, inside "unknown" ones.
+    assert _message(**situation) == message
+
+
+def test_the_instant_decided_must_be_aware_and_is_named_when_it_is_not():
+    with pytest.raises(ValueError) as refused:
+        decide(
+            checkpoint=checkpoint(), rules=[], closures=[], mode="pedestrian",
+            at=t(AT).replace(tzinfo=None), facts={},
+        )  # fmt: skip
+    assert str(refused.value) == "at must be timezone-aware"
+
+
+def test_a_checkpoint_without_countries_reads_its_hours_without_holidays():
+    lonely = Checkpoint(id="medininkai", timezone="Europe/Vilnius", countries=())
+    decision = decide(
+        checkpoint=lonely, rules=[rule("r1", opening_hours="Mo-Su 08:00-20:00; PH off")],
+        closures=[], mode="pedestrian", at=t(AT), facts={},
+    )  # fmt: skip
+    assert decision.allowed is True
