@@ -69,7 +69,8 @@ bench-all: $(BIN)/checkpoints
 
 ## mutation: mutation testing of the domain, the write path and the HTTP statuses (not part of
 ## make test); fails when a surviving mutant is not listed in tests/mutation-survivors.md
-## (MUTATION_ARGS=--continue goes on with an interrupted run, --report judges the last one again)
+## (MUTATION_ARGS: --continue goes on with an interrupted run, --again reruns what was not
+## killed, --report judges the last results again)
 mutation: $(BIN)/checkpoints
 	$(BIN)/python tests/mutation.py $(MUTATION_ARGS)
 

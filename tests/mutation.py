@@ -106,18 +106,22 @@ def main() -> int:
     is run again with every example: a mutant survives only the full suite.
 
     ``--continue``: run only the mutants the last run did not reach (it was interrupted), then
-    the second pass. ``--report``: judge the results of the last run again (after editing the
+    the second pass. ``--again``: run every mutant the last run did not kill again, in full
+    (after tests were added). ``--report``: judge the results of the last run again (after editing the
     list, or after ``mutmut run NAME...`` retested some mutants) without running anything."""
     started = time.monotonic()
     if "--report" not in sys.argv:
-        if "--continue" in sys.argv:
+        if "--again" in sys.argv:
+            first = []
+        elif "--continue" in sys.argv:
             first = [name for name, s in results().items() if s == "not checked"]
         else:
             shutil.rmtree(ROOT / "mutants", ignore_errors=True)
             first = SCOPE
         if first and (code := mutmut_run(first, capped=True)):
             return code
-        again = [name for name, s in results().items() if s not in KILLED | {"no tests"}]
+        skipped = set() if "--again" in sys.argv else {"no tests", "not checked"}
+        again = [name for name, s in results().items() if s not in KILLED | skipped]
         print(f"\n{len(again)} mutants survived with the properties capped: run with every example")
         if again and (code := mutmut_run(again, capped=False)):
             return code

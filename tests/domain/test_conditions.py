@@ -371,3 +371,9 @@ def test_evaluate_matches_a_reference_kleene_evaluator(expr, given_facts):
         return None if None in values else not dominant
 
     assert evaluate(expr, given_facts)[0] is reference(expr)
+
+
+def test_evaluating_what_is_not_a_condition_says_so():
+    with pytest.raises(ValueError) as refused:
+        evaluate({"x": 1}, {})
+    assert str(refused.value) == "not a condition: {'x': 1}"

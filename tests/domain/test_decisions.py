@@ -1044,6 +1044,35 @@ UNKNOWN_HOURS = "Mo-Su 08:00-20:00 unknown"
         ),
         pytest.param({"rules": [rule("r1")]}, "Pedestrian crossing is allowed", id="allowed"),
         pytest.param(
+            {
+                "rules": [rule("r1", condition=FEW_TRAVELLERS)],
+                "facts": {"traveller_category": "resident"},
+            },
+            "Pedestrian crossing is allowed",
+            id="an-allowed-rule's-condition-is-not-asked",
+        ),
+        pytest.param(
+            {
+                "rules": [rule("r1")],
+                "closures": [
+                    closure("c1", "2024-03-01T00:00", modes=("goods",)),
+                    closure("c2", "2024-03-01T00:00", modes=("pedestrian",), reason="other"),
+                ],
+            },
+            "Closed until further notice",
+            id="a-closure-after-another-mode's",
+        ),
+        pytest.param(
+            {
+                "rules": [
+                    rule("r0", "prohibited", mode="goods"),
+                    rule("r1", "prohibited"),
+                ],
+            },
+            "Pedestrian crossing is prohibited",
+            id="a-rule-after-another-mode's",
+        ),
+        pytest.param(
             {"rules": [rule("r1", conditions_text=TEXT)]},
             "Pedestrian crossing is allowed",
             id="allowed-with-published-text",

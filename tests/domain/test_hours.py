@@ -310,3 +310,44 @@ def test_hours_are_unknown_where_the_local_clock_is_before_1900(text):
 )
 def test_a_change_after_the_supported_range_is_not_reported(text, at, state):
     assert open_state(text, VILNIUS, "LT", t(at)) == (state, None)
+
+
+VILNIUS = "Europe/Vilnius"
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "expected"),
+    [
+        # Closed on the evening before the spring change (01:00Z on 31 March 2024): the next
+        # morning's 08:00 is in summer time, 05:00Z, not 06:00Z.
+        pytest.param(
+            "Mo-Su 08:00-20:00", "2024-03-30T19:00", ("closed", "2024-03-31T05:00"),
+            id="across-the-spring-change",
+        ),
+        # Closed from November to March: the change, in April, comes after the next year's
+        # spring change, found in the year after the one asked about.
+        pytest.param(
+            "Apr-Oct 08:00-20:00", "2024-12-01T12:00", ("closed", "2025-04-01T05:00"),
+            id="after-next-year's-change",
+        ),
+        # Only the comment changes at noon: the state changes at 20:00 (18:00Z in winter).
+        pytest.param(
+            'Mo-Su 08:00-12:00 "morning", Mo-Su 12:00-20:00 "afternoon"', "2024-02-01T08:00",
+            ("open", "2024-02-01T18:00"),
+            id="a-comment-change-is-no-change",
+        ),
+    ],
+)  # fmt: skip
+def test_the_next_change_in_vilnius(text, at, expected):
+    state, change = open_state(text, VILNIUS, "LT", datetime.fromisoformat(at).replace(tzinfo=UTC))
+    state_expected, change_expected = expected
+    assert (state, change) == (
+        state_expected,
+        datetime.fromisoformat(change_expected).replace(tzinfo=UTC),
+    )
+
+
+def test_the_instant_must_be_aware():
+    with pytest.raises(ValueError) as refused:
+        open_state("24/7", VILNIUS, "LT", datetime(2024, 2, 1, 8))
+    assert str(refused.value) == "at must be timezone-aware"

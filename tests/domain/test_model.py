@@ -1,6 +1,6 @@
 """The domain values: their checks, the decision's JSON shape and answer equality."""
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 
@@ -12,6 +12,7 @@ from service.domain.model import (
     ResourceRef,
     Rule,
     format_time,
+    to_utc,
 )
 
 AT = datetime(2024, 3, 2, 10, tzinfo=UTC)
@@ -121,7 +122,9 @@ def test_values_are_frozen_and_normalised():
     ("make", "message"),
     [
         pytest.param(
-            lambda: Rule("r", "cp", "horse", "allowed", AT), "mode must be one of", id="mode"
+            lambda: Rule("r", "cp", "horse", "allowed", AT),
+            "mode must be one of pedestrian, cyclist, vehicle, goods; got 'horse'",
+            id="mode",
         ),
         pytest.param(
             lambda: Rule("r", "cp", "goods", "maybe", AT), "access must be one of", id="access"
@@ -153,6 +156,11 @@ def test_values_are_frozen_and_normalised():
             lambda: Closure("c", "cp", AT, AT), "ends_at must be after starts_at", id="closure-span"
         ),
         pytest.param(
+            lambda: Rule("r", "cp", "goods", "allowed", AT, AT.replace(tzinfo=None)),
+            "valid_until must be timezone-aware",
+            id="naive-until",
+        ),
+        pytest.param(
             lambda: Closure("c", "cp", AT.replace(tzinfo=None)),
             "starts_at must be timezone-aware",
             id="naive-start",
@@ -169,3 +177,22 @@ def test_invalid_values_are_refused(make, message):
     with pytest.raises(ValueError) as refused:
         make()
     assert str(refused.value).startswith(message), refused.value
+
+
+class _NoOffset(tzinfo):
+    """A time zone that does not know its offset."""
+
+    def utcoffset(self, dt):
+        return None
+
+
+@pytest.mark.parametrize(
+    "instant", [AT.replace(tzinfo=None), AT.replace(tzinfo=_NoOffset())], ids=["naive", "no-offset"]
+)
+def test_a_time_without_an_offset_is_refused_by_name(instant):
+    with pytest.raises(ValueError) as refused:
+        to_utc(instant, "starts_at")
+    assert str(refused.value) == "starts_at must be timezone-aware"
+    with pytest.raises(ValueError) as refused:
+        format_time(instant)
+    assert str(refused.value) == "time must be timezone-aware"
