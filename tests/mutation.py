@@ -107,8 +107,9 @@ def main() -> int:
 
     ``--continue``: run only the mutants the last run did not reach (it was interrupted), then
     the second pass. ``--again``: run every mutant the last run did not kill again, in full
-    (after tests were added). ``--report``: judge the results of the last run again (after editing the
-    list, or after ``mutmut run NAME...`` retested some mutants) without running anything."""
+    (after tests were added). ``--report``: judge the results of the last run again (after
+    editing the list, or after ``mutmut run NAME...`` retested some mutants) without running
+    anything."""
     started = time.monotonic()
     if "--report" not in sys.argv:
         if "--again" in sys.argv:
