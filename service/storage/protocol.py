@@ -81,7 +81,7 @@ def _dumps(value: Any) -> str:
 
 
 def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else _parse(text)
 
 
 #: A run of digits that may be an integer beyond 64 bits (2**63 has 19 digits).
@@ -173,7 +173,7 @@ class VersionedStore(Store):
             raise NotFound(
                 resource_type, resource_id, f"{resource_type} {resource_id!r} did not exist then"
             )
-        return Record(resource_type, resource_id, rows[0][1], json.loads(rows[0][3]))
+        return Record(resource_type, resource_id, rows[0][1], _parse(rows[0][3]))
 
     def _record(
         self,
@@ -309,7 +309,7 @@ class VersionedStore(Store):
             return None
         if row[0] != key.fingerprint:
             raise IdempotencyMismatch("the key was first used with another request")
-        return Record(row[1], row[2], row[3], json.loads(row[4]), replayed=True)
+        return Record(row[1], row[2], row[3], _parse(row[4]), replayed=True)
 
     def _live_head(
         self, tx: Tx, kind: Kind, resource_id: str, expected_revision: int | None
@@ -388,7 +388,7 @@ class VersionedStore(Store):
             params.append(columns["valid_until"])
         other = tx.execute(sql + " ORDER BY valid_from LIMIT 1", params).fetchone()
         if other is not None:
-            existing = json.loads(other[2])
+            existing = _parse(other[2])
             until = existing.get("valid_until") or "further notice"
             raise Conflict(
                 f"The rule would overlap rule {other[0]!r} (revision {other[1]}) for "
@@ -478,7 +478,7 @@ class VersionedStore(Store):
                 f"SELECT id, data FROM checkpoints WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
                 [*params, limit + 1],
             ).fetchall()
-        items = [json.loads(row[1]) for row in rows[:limit]]
+        items = [_parse(row[1]) for row in rows[:limit]]
         return Page(items, rows[limit - 1][0] if len(rows) > limit else None)
 
     def _require_checkpoint(self, tx: Tx, checkpoint_id: str) -> None:
@@ -649,9 +649,9 @@ class VersionedStore(Store):
         }
         for table, cid, data in rows:
             if cid in children:
-                children[cid][table].append(json.loads(data))
+                children[cid][table].append(_parse(data))
         return [
-            decision_input(json.loads(data), children[cid]["rules"], children[cid]["closures"])
+            decision_input(_parse(data), children[cid]["rules"], children[cid]["closures"])
             for cid, data in checkpoints
         ]
 
@@ -676,7 +676,7 @@ class VersionedStore(Store):
         found: dict[str, list[dict]] = {"checkpoint": [], "rule": [], "closure": []}
         for resource_type, _, action, data in rows:
             if action != "deleted":
-                found[resource_type].append(json.loads(data))
+                found[resource_type].append(_parse(data))
         checkpoints = sorted(
             (c for c in found["checkpoint"] if country is None or country in c["countries"]),
             key=lambda c: c["id"],
@@ -768,7 +768,7 @@ class VersionedStore(Store):
             body: dict[str, Any] = {"seq": seq}
             for table in ("checkpoints", "rules", "closures"):
                 body[table] = [
-                    json.loads(row[0])
+                    _parse(row[0])
                     for row in tx.execute(
                         f"SELECT data FROM {table} WHERE live = 1 ORDER BY id"
                     ).fetchall()
@@ -977,7 +977,7 @@ def _keyset_page(
         f"ORDER BY {order}, id LIMIT ?",
         [*params, limit + 1],
     ).fetchall()
-    items = [json.loads(row[2]) for row in rows[:limit]]
+    items = [_parse(row[2]) for row in rows[:limit]]
     next_after = [rows[limit - 1][0], rows[limit - 1][1]] if len(rows) > limit else None
     return Page(items, next_after)
 
@@ -994,7 +994,9 @@ _CHANGE_NAMES = (
     "data",
 )
 _CHANGE_COLUMNS = ", ".join(_CHANGE_NAMES)
-_INSERT_CHANGE = f"INSERT INTO changes ({_CHANGE_COLUMNS}) VALUES ({', '.join('?' * 9)})"
+_INSERT_CHANGE = (
+    f"INSERT INTO changes ({_CHANGE_COLUMNS}) VALUES ({', '.join('?' * len(_CHANGE_NAMES))})"
+)
 #: A local write's event: the feed's next seq, and the time the transaction records at (the
 #: time given, or the last write's if that is later), both set and returned.
 _NEXT_EVENT = (

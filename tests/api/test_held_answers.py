@@ -287,13 +287,21 @@ def test_a_304_alone_is_held_and_a_200_is_still_computed(app, client, elsewhere,
     assert client.get(path).get_data() == whole_answer.get_data() and sent(app) == 2
 
 
-def test_answers_beyond_the_bound_are_sent_but_not_held(app, client, resources, monkeypatch):
-    from service.api.machinery import held
+def test_past_the_memo_s_bound_the_oldest_answers_go_and_holding_goes_on(
+    app, client, resources, monkeypatch
+):
+    from service.storage import held as held_inputs
 
     first = client.get("/v1/checkpoints/medininkai")
-    monkeypatch.setattr(held, "HELD_BYTES", held.HELD_BYTES // 10**6)
+    with app.app_context():
+        one_answer = app.extensions["checkpoints.store"].held_inputs()._memo_bytes
+    # Room for one held answer, not two: each new one pushes out the one before.
+    monkeypatch.setattr(held_inputs, "MEMO_BYTES", one_answer * 3 // 2)
     second = client.get("/v1/checkpoints/salcininkai")
-    for _ in range(2):
-        assert whole(client.get("/v1/checkpoints/salcininkai")) == whole(second)
-        assert whole(client.get("/v1/checkpoints/medininkai")) == whole(first)
-    assert app.extensions["checkpoints.held_answers"] == {"kept": 1, "sent": 2}
+    for _ in range(3):
+        for path, answer in (("medininkai", first), ("salcininkai", second)):
+            assert whole(client.get(f"/v1/checkpoints/{path}")) == whole(answer)
+            assert whole(client.get(f"/v1/checkpoints/{path}")) == whole(answer)
+    # Each answer pushes the other out: in every round each is computed and held again, then
+    # sent again from what was held.
+    assert app.extensions["checkpoints.held_answers"] == {"kept": 8, "sent": 6}

@@ -1126,9 +1126,13 @@ def test_the_instant_decided_must_be_aware_and_is_named_when_it_is_not():
 
 
 def test_a_checkpoint_without_countries_reads_its_hours_without_holidays():
-    lonely = Checkpoint(id="medininkai", timezone="Europe/Vilnius", countries=())
-    decision = decide(
-        checkpoint=lonely, rules=[rule("r1", opening_hours="Mo-Su 08:00-20:00; PH off")],
-        closures=[], mode="pedestrian", at=t(AT), facts={},
-    )  # fmt: skip
-    assert decision.allowed is True
+    # 16 February is a public holiday in Lithuania: "PH off" shuts a Lithuanian point only.
+    def on_statehood_day(countries):
+        return decide(
+            checkpoint=Checkpoint(id="medininkai", timezone="Europe/Vilnius", countries=countries),
+            rules=[rule("r1", opening_hours="Mo-Su 08:00-20:00; PH off")],
+            closures=[], mode="pedestrian", at=t("2024-02-16T10:00"), facts={},
+        )  # fmt: skip
+
+    assert on_statehood_day(("LT", "BY")).allowed is False
+    assert on_statehood_day(()).allowed is True

@@ -29,13 +29,6 @@ from service.storage.held import HeldInputs
 from .etags import not_modified
 from .resources import store
 
-#: Bytes of held answers per set of inputs, at most: beyond, answers are sent but not held.
-HELD_BYTES = 8 * 1024 * 1024
-#: The key under which the bytes held with one set of inputs are counted (in its memo).
-_BYTES = ("held-answers", "bytes")
-#: What one held answer costs besides its body (its headers, key and objects), roughly, in bytes.
-_OVERHEAD = 1536
-
 
 def tally() -> Counter:
     """How many answers this application held (``kept``) and sent again (``sent``): for tests
@@ -150,11 +143,7 @@ def _keep(
         body = None
     else:
         body = response.get_data()
-    cost = len(body or b"") + _OVERHEAD
-    if inputs.derived.get(_BYTES, 0) + cost > HELD_BYTES:
-        return
+    # Held in the inputs' memo, which bounds what it holds by bytes (the oldest go first).
     headers = list(response.headers.items())
     inputs.remember(key, HeldAnswer(body, headers, etag, since, until))
     tally()["kept"] += 1
-    # Counted after the answer is held: a memo that started again starts counting again too.
-    inputs.remember(_BYTES, inputs.derived.get(_BYTES, 0) + cost)
