@@ -3,13 +3,20 @@ example, interleaved with a bare Flask route returning a constant decision-sized
 under the same settings; requests/s medians and their ratio to the ceiling's.
 
     .venv/bin/python benchmarks/profile_decisions.py [--seconds 5] [--rounds 3] [--case NAME]
+        [--profile NAME]
 
-Needs wrk (the distribution's package). ``--hold`` keeps the servers up (to attach py-spy).
+The ``floor`` cases answer the same constant body (and a 304) from the service's own
+application: every hook it runs for every request (metrics, CORS, compression, security
+headers, the header and body checks) and no work at all, so no answer of the service can
+cost less. ``--profile NAME`` samples one worker with py-spy during that case's first run
+and prints where its time went, by part of the stack. Needs wrk (the distribution's
+package). ``--hold`` keeps the servers up (to attach py-spy by hand).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -63,6 +70,31 @@ def ceiling():
     return app
 
 
+def floor():
+    """The service's application with two routes of no work: the ceiling's body, and a 304."""
+    from flask import Response
+
+    from service import create_app
+
+    app = create_app()
+    body = json.dumps(DECISION_BODY).encode()
+
+    @app.get("/floor")
+    def floor_200():
+        return Response(body, mimetype="application/json")
+
+    @app.get("/floor-304")
+    def floor_304():
+        answer = Response(status=304)
+        answer.set_etag("floor")
+        return answer
+
+    return app
+
+
+#: Cases answered by ``floor()`` rather than by the service's routes.
+FLOOR_CASES = {"floor": ["/floor"], "floor-304": ["/floor-304"]}
+
 # Paths each case cycles through (wrk's Lua picks the next one per request).
 CASES = {
     "decisions": [
@@ -79,7 +111,52 @@ CASES = {
     "status-page": ["/v1/status?limit=2", "/v1/status?limit=2&country=LT"],
     "checkpoint": ["/v1/checkpoints/medininkai", "/v1/checkpoints/salcininkai"],
     "checkpoint-list": ["/v1/checkpoints?limit=2"],
+    **FLOOR_CASES,
 }
+
+#: Where a sampled stack spends its time, by the first of these frames it holds (outermost
+#: first: a frame under the view is the view's, whatever else is above it).
+PARTS = (
+    ("the view (held answer or computation)", ("View.as_view",)),
+    ("Flask and the service's hooks", ("Flask.wsgi_app",)),
+    ("access log (gunicorn, redaction)", ("Logger.access",)),
+    ("gunicorn: parsing, sockets, the rest", ("",)),
+)
+
+
+def summarise(raw: Path) -> list[tuple[str, float]]:
+    """Shares of the samples of a py-spy ``raw`` (collapsed stacks) file, by ``PARTS``, and
+    the storage's share (frames in ``service/storage``) within them."""
+    shares = dict.fromkeys([name for name, _ in PARTS] + ["of all: the storage"], 0)
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames, samples = stack.split(";"), int(count)
+        total += samples
+        for name, marks in PARTS:
+            if any(frame.startswith(mark) for frame in frames for mark in marks):
+                shares[name] += samples
+                break
+        if any("service/storage/" in frame for frame in frames):
+            shares["of all: the storage"] += samples
+    return [(name, 100 * n / max(total, 1)) for name, n in shares.items()]
+
+
+def profile(master: int, seconds: int, out: Path) -> subprocess.Popen:
+    """py-spy recording one worker of ``master`` for ``seconds`` (started, not waited on)."""
+    spy = shutil.which("py-spy", path=str(BIN)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("py-spy is missing: pip install -e '.[bench]'")
+    worker = Path(f"/proc/{master}/task/{master}/children").read_text().split()[0]
+    command = [spy, "record", "-p", worker, "-d", str(seconds), "-r", "400", "-f", "raw"]
+    return subprocess.Popen(
+        [*command, "--nonblocking", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
 
 LUA = """
 paths = {%s}
@@ -169,7 +246,13 @@ def main() -> None:
     parser.add_argument("--case", action="append", choices=sorted(CASES))
     parser.add_argument("--database", help="a database URL to serve instead of the example")
     parser.add_argument("--hold", action="store_true")
+    parser.add_argument(
+        "--profile", choices=sorted([*CASES, "ceiling"]), help="sample this case with py-spy"
+    )
     args = parser.parse_args()
+    names = args.case or list(CASES)
+    if args.profile and args.profile != "ceiling" and args.profile not in names:
+        names.append(args.profile)
     # Stopped by a signal, still stop the servers (the finally clauses below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if shutil.which("wrk") is None:
@@ -183,26 +266,34 @@ def main() -> None:
         try:
             top, top_url = serve("benchmarks.profile_decisions:ceiling()", url, folder / "c.log")
             processes.append(top)
+            servers = {"service": (app.pid, app_url), "ceiling": (top.pid, top_url)}
+            if set(FLOOR_CASES) & set(names):
+                low, low_url = serve("benchmarks.profile_decisions:floor()", url, folder / "f.log")
+                processes.append(low)
+                servers["floor"] = (low.pid, low_url)
             if args.hold:
-                print("service", app_url, "pid", app.pid, "ceiling", top_url, flush=True)
+                for role, (pid, base) in servers.items():
+                    print(role, base, "pid", pid, flush=True)
                 input("press enter to stop\n")
                 return
             scripts = {
                 "ceiling": (top.pid, top_url, lua(folder, "ceiling", ["/v1/decisions"], [""]))
             }
-            for name in args.case or list(CASES):
+            for name in names:
                 paths = CASES[name]
                 etags = [""]
                 if isinstance(paths, str):  # the same paths, asking with their current ETag
                     paths = [p for p in CASES[paths] if "&at=" in p]
                     etags = [requests.get(app_url + p).headers["ETag"] for p in paths]
                     etags = [e if e else "" for e in etags]
+                master, base = servers["floor" if name in FLOOR_CASES else "service"]
                 scripts[name] = (
-                    app.pid,
-                    app_url,
+                    master,
+                    base,
                     lua(folder, name, paths, etags * (len(paths) // len(etags))),
                 )
             results: dict[str, list[tuple]] = {name: [] for name in scripts}
+            shares = None
             for _ in range(args.rounds):
                 for name, (master, base, script) in scripts.items():
                     if name != "ceiling":
@@ -215,7 +306,14 @@ def main() -> None:
                                 top.pid,
                             )
                         )
+                    spy = None
+                    if name == args.profile and shares is None:
+                        raw = folder / f"{name}.raw"
+                        spy = profile(master, max(1, args.seconds - 1), raw)
                     results[name].append(wrk(base, script, args.seconds, args.connections, master))
+                    if spy is not None:
+                        spy.wait(30)
+                        shares = summarise(raw)
             for pid in Path(f"/proc/{app.pid}/task/{app.pid}/children").read_text().split():
                 rss = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
                 print(f"service worker {pid}: RSS {int(rss.group(1)) / 1024:.0f} MB")
@@ -227,6 +325,10 @@ def main() -> None:
                 cpu = statistics.median(c for _, c in values)
                 ratios = f"{rate / top_rate:>11.2f}{cpu:>12.0f}{top_cpu / cpu:>13.2f}"
                 print(f"{name:<20}{rate:>8.0f}{ratios}")
+            if shares is not None:
+                print(f"where the time of one worker went, {args.profile} (py-spy samples):")
+                for part, share in shares:
+                    print(f"  {share:5.1f} %  {part}")
         finally:
             for process in processes:
                 process.terminate()

@@ -65,3 +65,39 @@ def test_error_responses_fail_the_case(tmp_path):
         pytest.raises(CaseFailed, match="not 2xx or 3xx"),
     ):
         run_wrk(server.port, script, seconds=1, connections=2, threads=1)
+
+
+def test_a_profile_is_summarised_by_part_of_the_stack(tmp_path):
+    """Each sample counts once, for the outermost part it reaches (a view under Flask is the
+    view's); the storage's share is counted within the others."""
+    from benchmarks.profile_decisions import summarise
+
+    raw = tmp_path / "samples.raw"
+    raw.write_text(
+        "handle (ggevent.py:1);Flask.wsgi_app (app.py:1);View.as_view.view (views.py:1);"
+        "feed_position (service/storage/protocol.py:1) 3\n"
+        "handle (ggevent.py:1);Flask.wsgi_app (app.py:1);_cors (cors.py:1) 2\n"
+        "handle (ggevent.py:1);Logger.access (glogging.py:1);redact (serving.py:1) 4\n"
+        "handle (ggevent.py:1);sendall (socket.py:1) 1\n"
+        "a line that is not a sample\n"
+    )
+    assert dict(summarise(raw)) == {
+        "the view (held answer or computation)": 30.0,
+        "Flask and the service's hooks": 20.0,
+        "access log (gunicorn, redaction)": 40.0,
+        "gunicorn: parsing, sockets, the rest": 10.0,
+        "of all: the storage": 30.0,
+    }
+
+
+def test_the_floor_runs_the_services_hooks_and_nothing_else(monkeypatch, database_url):
+    """The floor answers the ceiling's body (and a 304) through every hook of the service."""
+    from benchmarks.profile_decisions import DECISION_BODY, floor
+
+    monkeypatch.setenv("CHECKPOINTS_DATABASE_URL", database_url)
+    client = floor().test_client()
+    answer = client.get("/floor", headers={"Origin": "https://app.example"})
+    assert answer.status_code == 200 and answer.get_json() == DECISION_BODY
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert client.get("/floor-304").status_code == 304
