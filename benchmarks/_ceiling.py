@@ -3,7 +3,12 @@ route answering a constant JSON body (a real decision's bytes, read once from th
 by ``BENCH_CEILING_BODY``), served by the same ``gunicorn.conf.py``.
 
 It carries the service's store only because ``gunicorn.conf.py``'s worker hook checks that
-store's integrity when a worker boots; no request touches it."""
+store's integrity when a worker boots; no request touches it.
+
+``floor()`` is the service's own application with the same route (and one answering a bare
+304) added: every hook the service runs for every request (metrics, CORS, compression,
+security headers, the checks of headers and bodies) and no work, so no answer of the service
+can cost less."""
 
 from __future__ import annotations
 
@@ -29,3 +34,21 @@ def ceiling() -> Response:
 @app.get("/readyz")
 def ready() -> Response:
     return Response(b"{}", mimetype="application/json")
+
+
+def floor() -> Flask:
+    from service import create_app
+
+    service = create_app()
+
+    @service.get("/ceiling")
+    def constant() -> Response:
+        return Response(BODY, mimetype="application/json")
+
+    @service.get("/ceiling-304")
+    def not_modified() -> Response:
+        answer = Response(status=304)
+        answer.set_etag("ceiling")
+        return answer
+
+    return service

@@ -5,9 +5,10 @@ after the ceiling (a bare Flask route answering a constant decision-sized body, 
 settings: ``_ceiling.py``), and each pair is repeated; the table quotes medians over the
 rounds, and each case's ratio to the ceiling run beside it. Cases: decisions over the
 example, the same as 304s, checkpoint status and a status page, a checkpoint and a list page,
-PATCH with If-Match from 1 and 8 clients, and the read cases plus a feed page on a small and
-a big database (``_scale.py``) on SQLite and PostgreSQL. Then RSS per worker and cold start
-to the first 200.
+PATCH with If-Match from 1 and 8 clients, the floor (``_ceiling.floor``: the ceiling's body
+and a bare 304 from the service's own application, with every hook it runs and no work), and
+the read cases plus a feed page on a small and a big database (``_scale.py``) on SQLite and
+PostgreSQL. Then RSS per worker and cold start to the first 200.
 
 Exits non-zero if any case fails: a response other than 2xx/3xx, a socket error, a request
 the case did not expect to answer as it did (checked before each run), or nothing answered.
@@ -59,6 +60,8 @@ MAIN_CASES = (
     "patch-1",
     "patch-8",
 )
+#: The service's hooks and no work: what no answer of the service can cost less than.
+FLOOR_CASES = {"floor": "/ceiling", "floor-304": "/ceiling-304"}
 SCALE_CASES = (
     "decisions",
     "checkpoint-status",
@@ -559,6 +562,17 @@ class Bench:
         self.measure(server.port, cases)
         self.rss("example (SQLite)", server)
 
+    def floor_cases(self, url: str, setup: Setup) -> None:
+        names = [name for name in FLOOR_CASES if self.wanted(name)]
+        if not names:
+            return
+        with Server(setup, url, self.folder) as floor:
+            cases = [
+                Case(name, (lambda p=FLOOR_CASES[name]: lua_get([p])), group="no work")
+                for name in names
+            ]
+            self.measure(floor.port, cases)
+
     def scale_cases(self) -> None:
         names = [name for name in SCALE_CASES if self.wanted(f"scale-{name}")]
         backends = [b for b in BACKENDS if self.wanted(f"scale-{b}")]
@@ -600,6 +614,11 @@ class Bench:
             ["-c", "gunicorn.conf.py", "benchmarks._ceiling:app"],
             {"BENCH_CEILING_BODY": str(body_path)},
         )
+        floor_setup = Setup(
+            "floor",
+            ["-c", "gunicorn.conf.py", "benchmarks._ceiling:floor()"],
+            {"BENCH_CEILING_BODY": str(body_path)},
+        )
         decision = decision_paths(["medininkai"], ("2025-06-01T10:00:00Z",), EXAMPLE_FACTS[1:2])
         with Server(CONFIGURED, example_url, self.folder) as example:
             # The ceiling answers the bytes of a real decision.
@@ -608,6 +627,7 @@ class Bench:
                 self.ceiling_port = ceiling.port
                 self.main_cases(example, token)
                 example.stop()
+                self.floor_cases(example_url, floor_setup)
                 self.scale_cases()
                 if not self.cases:  # only the ceiling was asked for
                     for _ in range(self.args.rounds):
@@ -681,7 +701,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         help="comma-separated cases to run (the ceiling always runs): "
-        + ", ".join((*MAIN_CASES, *GROUPS, *(f"scale-{n}" for n in SCALE_CASES))),
+        + ", ".join((*MAIN_CASES, *FLOOR_CASES, *GROUPS, *(f"scale-{n}" for n in SCALE_CASES))),
     )
     args = parser.parse_args(argv)
     defaults = (
@@ -694,7 +714,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, name, value)
     if args.only is not None:
         args.only = {name.strip() for name in args.only.split(",") if name.strip()}
-        known = {"ceiling", *MAIN_CASES, *GROUPS, *(f"scale-{n}" for n in SCALE_CASES)}
+        known = {
+            "ceiling",
+            *MAIN_CASES,
+            *FLOOR_CASES,
+            *GROUPS,
+            *(f"scale-{n}" for n in SCALE_CASES),
+        }
         unknown = args.only - known
         if unknown:
             parser.error(f"unknown cases: {', '.join(sorted(unknown))}")

@@ -6,11 +6,10 @@ under the same settings; requests/s medians and their ratio to the ceiling's.
         [--profile NAME]
 
 The ``floor`` cases answer the same constant body (and a 304) from the service's own
-application: every hook it runs for every request (metrics, CORS, compression, security
-headers, the header and body checks) and no work at all, so no answer of the service can
-cost less. ``--profile NAME`` samples one worker with py-spy during that case's first run
-and prints where its time went, by part of the stack. Needs wrk (the distribution's
-package). ``--hold`` keeps the servers up (to attach py-spy by hand).
+application (``_ceiling.floor``): every hook it runs for every request and no work at all, so
+no answer of the service can cost less. ``--profile NAME`` samples one worker with py-spy
+during that case's first run and prints where its time went, by part of the stack. Needs wrk
+(the distribution's package). ``--hold`` keeps the servers up (to attach py-spy by hand).
 """
 
 from __future__ import annotations
@@ -70,30 +69,9 @@ def ceiling():
     return app
 
 
-def floor():
-    """The service's application with two routes of no work: the ceiling's body, and a 304."""
-    from flask import Response
-
-    from service import create_app
-
-    app = create_app()
-    body = json.dumps(DECISION_BODY).encode()
-
-    @app.get("/floor")
-    def floor_200():
-        return Response(body, mimetype="application/json")
-
-    @app.get("/floor-304")
-    def floor_304():
-        answer = Response(status=304)
-        answer.set_etag("floor")
-        return answer
-
-    return app
-
-
-#: Cases answered by ``floor()`` rather than by the service's routes.
-FLOOR_CASES = {"floor": ["/floor"], "floor-304": ["/floor-304"]}
+#: Cases answered by ``_ceiling.floor()`` (the service's application, its hooks and no work)
+#: rather than by the service's routes.
+FLOOR_CASES = {"floor": ["/ceiling"], "floor-304": ["/ceiling-304"]}
 
 # Paths each case cycles through (wrk's Lua picks the next one per request).
 CASES = {
@@ -268,7 +246,10 @@ def main() -> None:
             processes.append(top)
             servers = {"service": (app.pid, app_url), "ceiling": (top.pid, top_url)}
             if set(FLOOR_CASES) & set(names):
-                low, low_url = serve("benchmarks.profile_decisions:floor()", url, folder / "f.log")
+                body = folder / "decision.json"
+                body.write_text(json.dumps(DECISION_BODY))
+                os.environ["BENCH_CEILING_BODY"] = str(body)  # the floor answers these bytes
+                low, low_url = serve("benchmarks._ceiling:floor()", url, folder / "f.log")
                 processes.append(low)
                 servers["floor"] = (low.pid, low_url)
             if args.hold:

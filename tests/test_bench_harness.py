@@ -90,14 +90,20 @@ def test_a_profile_is_summarised_by_part_of_the_stack(tmp_path):
     }
 
 
-def test_the_floor_runs_the_services_hooks_and_nothing_else(monkeypatch, database_url):
+def test_the_floor_runs_the_services_hooks_and_nothing_else(monkeypatch, database_url, tmp_path):
     """The floor answers the ceiling's body (and a 304) through every hook of the service."""
-    from benchmarks.profile_decisions import DECISION_BODY, floor
-
+    body = tmp_path / "body.json"
+    body.write_bytes(b'{"allowed": true}')
+    monkeypatch.setenv("BENCH_CEILING_BODY", str(body))
     monkeypatch.setenv("CHECKPOINTS_DATABASE_URL", database_url)
-    client = floor().test_client()
-    answer = client.get("/floor", headers={"Origin": "https://app.example"})
-    assert answer.status_code == 200 and answer.get_json() == DECISION_BODY
+    sys.modules.pop("benchmarks._ceiling", None)  # it reads the body when imported
+    from benchmarks._ceiling import floor
+
+    app = floor()
+    client = app.test_client()
+    answer = client.get("/ceiling", headers={"Origin": "https://app.example"})
+    assert answer.status_code == 200 and answer.data == b'{"allowed": true}'
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
-    assert client.get("/floor-304").status_code == 304
+    assert client.get("/ceiling-304").status_code == 304
+    assert "/v1/decisions" in {rule.rule for rule in app.url_map.iter_rules()}  # the service's
