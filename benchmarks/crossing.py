@@ -74,6 +74,9 @@ BACKENDS = ("sqlite", "postgresql")
 #: What --only accepts besides the case names.
 GROUPS = ("scale", "scale-sqlite", "scale-postgresql", "cold-start")
 
+#: Everything --only names (the ceiling always runs).
+ONLY = (*MAIN_CASES, *FLOOR_CASES, *GROUPS, *(f"scale-{name}" for name in SCALE_CASES))
+
 #: Times over the example's history (its rules change in 2023, 2024 and 2025).
 EXAMPLE_TIMES = (
     "2022-06-01T10:00:00Z",
@@ -700,8 +703,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cold-starts", type=int, help="cold starts to time (default 5)")
     parser.add_argument(
         "--only",
-        help="comma-separated cases to run (the ceiling always runs): "
-        + ", ".join((*MAIN_CASES, *FLOOR_CASES, *GROUPS, *(f"scale-{n}" for n in SCALE_CASES))),
+        help="comma-separated cases to run (the ceiling always runs): " + ", ".join(ONLY),
     )
     args = parser.parse_args(argv)
     defaults = (
@@ -714,14 +716,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, name, value)
     if args.only is not None:
         args.only = {name.strip() for name in args.only.split(",") if name.strip()}
-        known = {
-            "ceiling",
-            *MAIN_CASES,
-            *FLOOR_CASES,
-            *GROUPS,
-            *(f"scale-{n}" for n in SCALE_CASES),
-        }
-        unknown = args.only - known
+        unknown = args.only - {"ceiling", *ONLY}
         if unknown:
             parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
     if min(args.rounds, args.duration, args.scale_rows, args.cold_starts) < 1:

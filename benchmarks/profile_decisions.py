@@ -1,6 +1,7 @@
 """The decision path against its ceiling, quickly: wrk against gunicorn.conf.py over the
-example, interleaved with a bare Flask route returning a constant decision-sized JSON body
-under the same settings; requests/s medians and their ratio to the ceiling's.
+example, interleaved with the ceiling of ``make bench`` (``_ceiling.py``: a bare Flask route
+answering a constant decision-sized JSON body) under the same settings; requests/s medians
+and their ratio to the ceiling's.
 
     .venv/bin/python benchmarks/profile_decisions.py [--seconds 5] [--rounds 3] [--case NAME]
         [--profile NAME]
@@ -49,24 +50,6 @@ DECISION_BODY = {
     "missing_facts": [],
     "valid_until": None,
 }
-
-
-def ceiling():
-    """A bare Flask app answering one constant decision-sized JSON body (the ceiling).
-    It holds a store only so that gunicorn.conf.py's worker hook runs as it does for the
-    service."""
-    from flask import Flask, jsonify
-
-    from service.storage import open_store
-
-    app = Flask("ceiling")
-    app.extensions["checkpoints.store"] = open_store(os.environ["CHECKPOINTS_DATABASE_URL"])
-
-    @app.get("/v1/decisions")
-    def decision():
-        return jsonify(DECISION_BODY)
-
-    return app
 
 
 #: Cases answered by ``_ceiling.floor()`` (the service's application, its hooks and no work)
@@ -205,8 +188,8 @@ def serve(app: str, url: str, log: Path) -> tuple[subprocess.Popen, str]:
     deadline = started + 30
     while True:
         try:
-            if requests.get(f"{base}/v1/decisions?checkpoint_id=medininkai&mode=vehicle").ok:
-                print(f"{app}: first 200 after {time.monotonic() - started:.2f} s", flush=True)
+            if requests.get(f"{base}/readyz").ok:
+                print(f"{app}: ready after {time.monotonic() - started:.2f} s", flush=True)
                 return process, base
         except requests.ConnectionError:
             pass
@@ -239,16 +222,18 @@ def main() -> None:
     try:
         url = args.database or prepare_database(folder)
         processes = []
+        # The ceiling (and the floor) answer these bytes: benchmarks/_ceiling.py, as in
+        # ``make bench``.
+        body = folder / "decision.json"
+        body.write_text(json.dumps(DECISION_BODY))
+        os.environ["BENCH_CEILING_BODY"] = str(body)
         app, app_url = serve("service:create_app()", url, folder / "app.log")
         processes.append(app)
         try:
-            top, top_url = serve("benchmarks.profile_decisions:ceiling()", url, folder / "c.log")
+            top, top_url = serve("benchmarks._ceiling:app", url, folder / "c.log")
             processes.append(top)
             servers = {"service": (app.pid, app_url), "ceiling": (top.pid, top_url)}
             if set(FLOOR_CASES) & set(names):
-                body = folder / "decision.json"
-                body.write_text(json.dumps(DECISION_BODY))
-                os.environ["BENCH_CEILING_BODY"] = str(body)  # the floor answers these bytes
                 low, low_url = serve("benchmarks._ceiling:floor()", url, folder / "f.log")
                 processes.append(low)
                 servers["floor"] = (low.pid, low_url)
@@ -257,9 +242,7 @@ def main() -> None:
                     print(role, base, "pid", pid, flush=True)
                 input("press enter to stop\n")
                 return
-            scripts = {
-                "ceiling": (top.pid, top_url, lua(folder, "ceiling", ["/v1/decisions"], [""]))
-            }
+            scripts = {"ceiling": (top.pid, top_url, lua(folder, "ceiling", ["/ceiling"], [""]))}
             for name in names:
                 paths = CASES[name]
                 etags = [""]

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from service.storage.held import HELD_CHECKPOINTS
+
 DEFAULT_DATABASE_URL = "sqlite:///var/checkpoints.db"
 
 
@@ -28,7 +30,7 @@ class Config:
     pg_statement_timeout_ms: int = 15_000
     #: Checkpoints whose decision inputs each worker process holds at most (the ones asked for
     #: most recently); the others are read when asked for.
-    held_checkpoints: int = 500
+    held_checkpoints: int = HELD_CHECKPOINTS
     #: Longest ``Cache-Control: max-age`` of a decision or status, in seconds.
     decision_max_age: int = 60
     #: How long an Idempotency-Key is remembered, in seconds.

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service import create_app
+from service.api.machinery.held import tally
 from service.config import Config
 from tests.conftest import CHECKPOINT, make_token
 
@@ -112,7 +113,8 @@ def whole(response):
 
 
 def sent(app) -> int:
-    return app.extensions.get("checkpoints.held_answers", {}).get("sent", 0)
+    with app.app_context():
+        return tally()["sent"]
 
 
 @pytest.mark.parametrize(("path", "headers", "write"), HELD)
@@ -304,4 +306,5 @@ def test_past_the_memo_s_bound_the_oldest_answers_go_and_holding_goes_on(
             assert whole(client.get(f"/v1/checkpoints/{path}")) == whole(answer)
     # Each answer pushes the other out: in every round each is computed and held again, then
     # sent again from what was held.
-    assert app.extensions["checkpoints.held_answers"] == {"kept": 8, "sent": 6}
+    with app.app_context():
+        assert tally() == {"kept": 8, "sent": 6}

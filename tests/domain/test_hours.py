@@ -312,9 +312,6 @@ def test_a_change_after_the_supported_range_is_not_reported(text, at, state):
     assert open_state(text, VILNIUS, "LT", t(at)) == (state, None)
 
 
-VILNIUS = "Europe/Vilnius"
-
-
 @pytest.mark.parametrize(
     ("text", "at", "expected"),
     [
